@@ -1,0 +1,68 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// A C library found with pkg-config, with the Debian package that provides its headers.
+func systemLibrary(_ name: String, pkgConfig: String, debian: String) -> Target {
+    .systemLibrary(name: name, pkgConfig: pkgConfig, providers: [.apt([debian])])
+}
+
+let package = Package(
+    name: "narsync",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "narsync", targets: ["narsync"]),
+        .library(name: "NixStore", targets: ["NixStore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // The C libraries narsync is built on.
+        systemLibrary("CSodium", pkgConfig: "libsodium", debian: "libsodium-dev"),
+        systemLibrary("CCurl", pkgConfig: "libcurl", debian: "libcurl4-openssl-dev"),
+        systemLibrary("CSQLite", pkgConfig: "sqlite3", debian: "libsqlite3-dev"),
+        systemLibrary("CZstd", pkgConfig: "libzstd", debian: "libzstd-dev"),
+        systemLibrary("CCrypto", pkgConfig: "libcrypto", debian: "libssl-dev"),
+
+        // Threads, file descriptors and atomic files: the POSIX ground the other targets stand on.
+        .target(name: "SystemSupport"),
+        // A small Swift face for SQLite, shared by the Nix database reader and narsync's manifest.
+        .target(name: "SQLite", dependencies: ["CSQLite", "SystemSupport"]),
+        // The Nix domain: hashes, store paths, NAR, narinfo, keys and signatures, the Nix database.
+        .target(name: "NixStore", dependencies: ["CSodium", "CCrypto", "SQLite", "SystemSupport"]),
+        // Where caches live: file://, s3:// and http(s):// destinations behind one protocol.
+        .target(
+            name: "BinaryCache",
+            dependencies: [
+                "CCurl", "CCrypto", "NixStore", "SystemSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The one upload pipeline: closures in dependency order, NAR -> SHA-256 -> zstd -> destination.
+        .target(
+            name: "Replication",
+            dependencies: [
+                "CZstd", "NixStore", "BinaryCache", "SQLite", "SystemSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The thin command line.
+        .executableTarget(
+            name: "narsync",
+            dependencies: [
+                "NixStore", "BinaryCache", "Replication", "SystemSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Test harness: a private real Nix, throwaway stores, moto, fixture trees.
+        .target(name: "TestSupport", dependencies: ["NixStore", "SystemSupport"], path: "Tests/TestSupport"),
+        .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport", "TestSupport"]),
+        .testTarget(name: "NixStoreTests", dependencies: ["NixStore", "TestSupport"]),
+        .testTarget(name: "BinaryCacheTests", dependencies: ["BinaryCache", "TestSupport"]),
+        .testTarget(name: "ReplicationTests", dependencies: ["Replication", "TestSupport"]),
+        .testTarget(name: "NarsyncTests", dependencies: ["narsync", "TestSupport"]),
+    ]
+)

@@ -1,0 +1,46 @@
+/// Where a binary cache lives: a directory, an S3 bucket or an HTTP server.
+///
+/// Keys are the paths Nix uses inside a binary cache: `nix-cache-info`, `<hash>.narinfo`,
+/// `nar/<nix32>.nar.zst`. Every method blocks: call them from a dedicated thread (a
+/// `BlockingExecutor`), never from Swift's cooperative pool.
+///
+/// A destination must make objects appear atomically: a reader sees either no object under a
+/// key or the whole of it, never part of it.
+public protocol BinaryCacheDestination: Sendable, CustomStringConvertible {
+    /// Whether an object exists under `key`.
+    func exists(key: String) throws -> Bool
+
+    /// The contents of a small object (a narinfo, nix-cache-info), or nil if there is none.
+    func read(key: String) throws -> [UInt8]?
+
+    /// Stores a small object whole, replacing any object under that key.
+    func put(key: String, contents: [UInt8], contentType: String) throws
+
+    /// Starts streaming an object of unknown length (a compressed NAR). Nothing is visible
+    /// under `key` until the upload's `commit`.
+    func beginUpload(key: String, contentType: String) throws -> any ObjectUpload
+
+    /// Every key that ends in `suffix` (e.g. ".narinfo"), or nil when the destination cannot
+    /// list cheaply, in which case callers fall back to `exists`. Lets a backfill of 100,000
+    /// paths skip the ones present without 100,000 requests.
+    func listKeys(suffix: String) throws -> Set<String>?
+}
+
+/// An object being streamed to a destination.
+public protocol ObjectUpload: AnyObject {
+    /// Appends bytes to the object. May block while earlier bytes are being sent.
+    func write(_ bytes: UnsafeRawBufferPointer) throws
+
+    /// Makes the object visible under its key, whole.
+    func commit() throws
+
+    /// Discards what was written; nothing becomes visible, nothing is left behind.
+    func abort()
+}
+
+/// The MIME types Nix's own binary cache stores use.
+public enum ContentType {
+    public static let nar = "application/x-nix-nar"
+    public static let narInfo = "text/x-nix-narinfo"
+    public static let cacheInfo = "text/x-nix-cache-info"
+}

@@ -1,0 +1,79 @@
+import Foundation
+
+/// A file that becomes visible under its final name only when complete.
+///
+/// Bytes go to a temporary name in the same directory; `commit` fsyncs the file, renames it over
+/// the final name and fsyncs the directory, so after a crash a reader sees either nothing or the
+/// whole file, never a truncated one. `abort` (or dropping the writer) removes the temporary.
+public final class AtomicFileWriter: @unchecked Sendable {
+    public let path: String
+    private let temporaryPath: String
+    private let file: FileDescriptor
+    private var isFinished = false
+
+    /// Creates the temporary file next to `path` with `mode`.
+    public init(path: String, mode: mode_t = 0o644) throws {
+        self.path = path
+        let directory = (path as NSString).deletingLastPathComponent
+        let base = (path as NSString).lastPathComponent
+        temporaryPath = "\(directory)/.\(base).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        file = try FileDescriptor(path: temporaryPath, flags: O_WRONLY | O_CREAT | O_EXCL, mode: mode)
+        // open(2) applies the umask; the caller's mode is meant exactly (0600 for secret keys).
+        guard fchmod(file.rawValue, mode) == 0 else { throw SystemError("cannot set mode of", temporaryPath) }
+    }
+
+    deinit { if !isFinished { abort() } }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        try file.writeAll(bytes, path: temporaryPath)
+    }
+
+    public func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    /// Makes the file visible under its final name. With `replace: false`, an existing file
+    /// there is left alone and `SystemError` with `EEXIST` is thrown.
+    public func commit(replace: Bool = true) throws {
+        try file.sync(path: temporaryPath)
+        file.close()
+        if replace {
+            guard rename(temporaryPath, path) == 0 else {
+                let error = SystemError("cannot rename to", path)
+                abort()
+                throw error
+            }
+        } else {
+            // link(2) fails with EEXIST instead of replacing, which rename(2) cannot do.
+            guard link(temporaryPath, path) == 0 else {
+                let error = SystemError("cannot create", path)
+                abort()
+                throw error
+            }
+            unlink(temporaryPath)
+        }
+        isFinished = true
+        try syncDirectory(of: path)
+    }
+
+    /// Removes the temporary file; the final name is untouched.
+    public func abort() {
+        isFinished = true
+        file.close()
+        unlink(temporaryPath)
+    }
+}
+
+/// fsyncs the directory holding `path`, so that a rename in it survives a crash.
+public func syncDirectory(of path: String) throws {
+    let directory = (path as NSString).deletingLastPathComponent
+    let descriptor = try FileDescriptor(path: directory.isEmpty ? "." : directory, flags: O_RDONLY | O_DIRECTORY)
+    try descriptor.sync(path: directory)
+}
+
+/// Writes `bytes` to `path` atomically (see `AtomicFileWriter`).
+public func writeFileAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644, replace: Bool = true) throws {
+    let writer = try AtomicFileWriter(path: path, mode: mode)
+    try writer.write(bytes)
+    try writer.commit(replace: replace)
+}
