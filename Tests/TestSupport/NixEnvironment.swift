@@ -1,0 +1,110 @@
+import Foundation
+
+/// A private, single-user real Nix for one test: its own nix.conf, cache directory and
+/// throwaway chroot stores, so tests never touch the machine's /nix and never need a daemon.
+public final class NixEnvironment: @unchecked Sendable {
+    public let directory: TemporaryDirectory
+    /// The root of the default throwaway store: Nix's `local?root=<storeRoot>`, whose database
+    /// is `<storeRoot>/nix/var/nix/db/db.sqlite` and whose files are under `<storeRoot>/nix/store`.
+    public let storeRoot: String
+    public let configDirectory: String
+
+    /// - Parameter extraConfig: lines appended to nix.conf (e.g. `post-build-hook = ...`).
+    public init(extraConfig: String = "") throws {
+        directory = try TemporaryDirectory(prefix: "narsync-nix")
+        storeRoot = directory.appending("store")
+        configDirectory = directory.appending("conf")
+        try FileManager.default.createDirectory(atPath: configDirectory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory.appending("cache"), withIntermediateDirectories: true)
+        let config = """
+            build-users-group =
+            sandbox = false
+            substituters =
+            experimental-features = nix-command
+            narinfo-cache-negative-ttl = 0
+            narinfo-cache-positive-ttl = 0
+            \(extraConfig)
+
+            """
+        try config.write(toFile: "\(configDirectory)/nix.conf", atomically: true, encoding: .utf8)
+    }
+
+    /// The environment every Nix command of this test runs with.
+    public var environment: [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["NIX_CONF_DIR"] = configDirectory
+        environment["XDG_CACHE_HOME"] = directory.appending("cache")
+        environment["HOME"] = directory.path
+        environment.removeValue(forKey: "NIX_REMOTE")
+        return environment
+    }
+
+    /// Another empty store root under this environment's directory.
+    public func makeStoreRoot(_ name: String) -> String { directory.appending(name) }
+
+    /// Runs a Nix tool (`nix`, `nix-store`, `nix-build`, ...) and throws unless it succeeds.
+    @discardableResult
+    public func run(_ tool: String, _ arguments: [String], input: [UInt8]? = nil) throws -> ProcessResult {
+        try Subprocess.checked(tool, arguments, environment: environment, input: input)
+    }
+
+    /// Runs a Nix tool and returns its result whatever its exit status.
+    @discardableResult
+    public func attempt(_ tool: String, _ arguments: [String]) throws -> ProcessResult {
+        try Subprocess.run(tool, arguments, environment: environment)
+    }
+
+    /// Builds `expression` (a Nix expression text) in the store at `storeRoot` and returns the
+    /// output paths. Builders run with /bin, /usr and /lib visible, so `/bin/sh` scripts work.
+    public func build(_ expression: String, storeRoot: String? = nil) throws -> [String] {
+        let file = directory.appending("expr-\(UUID().uuidString).nix")
+        try expression.write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try run("nix-build", [
+            "--store", storeRoot ?? self.storeRoot,
+            "--option", "sandbox-paths", "/bin /usr /lib /lib64",
+            "--no-out-link", file,
+        ])
+        return result.trimmedOutput.split(separator: "\n").map(String.init)
+    }
+
+    /// Adds a file or tree to the store with `nix-store --add` and returns its store path.
+    public func add(_ path: String, storeRoot: String? = nil) throws -> String {
+        try run("nix-store", ["--store", storeRoot ?? self.storeRoot, "--add", path]).trimmedOutput
+    }
+
+    /// The closure of `path` in dependency order is not what `nix-store -qR` guarantees, so
+    /// this returns it as a set.
+    public func closure(of path: String, storeRoot: String? = nil) throws -> Set<String> {
+        let output = try run("nix-store", ["--store", storeRoot ?? self.storeRoot, "-qR", path]).trimmedOutput
+        return Set(output.split(separator: "\n").map(String.init))
+    }
+
+    /// Where the files of `storePath` are on disk in a chroot store.
+    public func physicalPath(of storePath: String, storeRoot: String? = nil) -> String {
+        (storeRoot ?? self.storeRoot) + storePath
+    }
+}
+
+/// A derivation whose builder is a `/bin/sh` script, as a Nix expression; no nixpkgs needed.
+/// `script` sees `$out` and a PATH with coreutils; `${other}` interpolations make references.
+public func shellDerivation(name: String, script: String) -> String {
+    let escaped = script.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+    return """
+        derivation { name = "\(name)"; system = builtins.currentSystem; builder = "/bin/sh"; \
+        PATH = "/bin:/usr/bin"; args = [ "-c" "\(escaped)" ]; }
+        """
+}
+
+/// The built `narsync` executable, next to the test bundle in the build directory.
+public var narsyncExecutable: String {
+    let testBinary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    var directory = (testBinary as NSString).deletingLastPathComponent
+    // swift test runs `<Package>PackageTests.xctest`; on Linux it is a file in the build directory.
+    while !directory.isEmpty && directory != "/" {
+        let candidate = "\(directory)/narsync"
+        var info = stat()
+        if stat(candidate, &info) == 0, info.st_mode & S_IFMT == S_IFREG { return candidate }
+        directory = (directory as NSString).deletingLastPathComponent
+    }
+    return "narsync"
+}
