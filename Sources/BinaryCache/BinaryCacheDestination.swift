@@ -17,8 +17,9 @@ public protocol BinaryCacheDestination: Sendable, CustomStringConvertible {
     func put(key: String, contents: [UInt8], contentType: String) throws
 
     /// Starts streaming an object of unknown length (a compressed NAR). Nothing is visible
-    /// under `key` until the upload's `commit`.
-    func beginUpload(key: String, contentType: String) throws -> any ObjectUpload
+    /// under `key` until the upload's `commit`. Destinations that upload in parts record them
+    /// in `journal`, and resume an upload the journal says a previous run left unfinished.
+    func beginUpload(key: String, contentType: String, journal: (any UploadJournal)?) throws -> any ObjectUpload
 
     /// Every key that ends in `suffix` (e.g. ".narinfo"), or nil when the destination cannot
     /// list cheaply, in which case callers fall back to `exists`. Lets a backfill of 100,000
