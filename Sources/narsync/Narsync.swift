@@ -10,6 +10,6 @@ struct Narsync: AsyncParsableCommand {
             dependencies-first as signed, zstd-compressed NARs, and writes each narinfo last.
             """,
         version: "0.1.0",
-        subcommands: []
+        subcommands: [KeygenCommand.self]
     )
 }
