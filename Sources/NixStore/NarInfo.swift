@@ -2,7 +2,7 @@
 ///
 /// `references` and `signatures` are sets in Nix; `rendered` and the parser give them in
 /// bytewise order without duplicates, as Nix's std::set does, so that what narsync writes is
-/// what Nix would write for the same path.
+/// what Nix would write for the same path, and `==` compares them as sets.
 public struct NarInfo: Sendable, Equatable {
     public var storePath: StorePath
     /// Where the compressed NAR is, relative to the cache root, e.g. `nar/<filehash>.nar.zst`.
@@ -65,6 +65,15 @@ public struct NarInfo: Sendable, Equatable {
         for signature in Self.asSet(signatures) { text += "Sig: \(signature)\n" }
         if let ca { text += "CA: \(ca)\n" }
         return text
+    }
+
+    /// Equal when Nix would consider them equal: `references` and `signatures` compare as sets.
+    public static func == (lhs: NarInfo, rhs: NarInfo) -> Bool {
+        lhs.storePath == rhs.storePath && lhs.url == rhs.url && lhs.compression == rhs.compression
+            && lhs.fileHash == rhs.fileHash && lhs.fileSize == rhs.fileSize
+            && lhs.narHash == rhs.narHash && lhs.narSize == rhs.narSize
+            && asSet(lhs.references) == asSet(rhs.references) && lhs.deriver == rhs.deriver
+            && asSet(lhs.signatures) == asSet(rhs.signatures) && lhs.ca == rhs.ca
     }
 
     /// The text that `Sig:` signatures sign (see `pathFingerprint`).
