@@ -18,8 +18,7 @@ public enum FixtureTree {
         for size in 0...17 {
             try file("\(root)/sizes/size-\(size)", bytes: (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ size) })
         }
-        var generator = SystemRandomNumberGenerator()
-        try file("\(root)/large", bytes: (0..<largeFileSize).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        try file("\(root)/large", bytes: randomBytes(count: largeFileSize))
 
         try directory("\(root)/bin")
         try file("\(root)/bin/tool", bytes: Array("#!/bin/sh\necho hi\n".utf8), mode: 0o755)
@@ -48,6 +47,17 @@ public enum FixtureTree {
         // Not UTF-8 at all: a NAR holds names as bytes.
         try file(bytes: Array("\(root)/names/".utf8) + [0xff, 0xfe, 0x41], contents: [1, 2, 3])
         return root
+    }
+
+    private static func randomBytes(count: Int) -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        var bytes = [UInt8](repeating: 0, count: count)
+        bytes.withUnsafeMutableBytes { buffer in
+            for offset in stride(from: 0, to: count - 7, by: 8) {
+                buffer.storeBytes(of: generator.next() as UInt64, toByteOffset: offset, as: UInt64.self)
+            }
+        }
+        return bytes
     }
 
     private static func directory(_ path: String) throws {
