@@ -22,10 +22,11 @@ public struct SecretKey: Sendable, CustomStringConvertible, CustomReflectable {
     /// Parses the contents of a secret key file; surrounding whitespace is ignored.
     /// - Parameter source: the file the text came from, for error messages.
     public init(parsing text: String, source: String) throws {
-        let (name, bytes) = try parseKey(text, kind: .secret, source: source)
+        let malformed = { SigningKeyError.malformedSecretKey(source: source, reason: $0) }
+        let (name, bytes) = try parseKey(text, malformed: malformed)
         guard bytes.count == Int(crypto_sign_SECRETKEYBYTES) else {
             let hint = bytes.count == Int(crypto_sign_PUBLICKEYBYTES) ? " (is it the public key?)" : ""
-            throw SigningKeyError.malformed(source: source, kind: .secret, reason: "it holds \(bytes.count) bytes where an ed25519 secret key has \(crypto_sign_SECRETKEYBYTES)\(hint)")
+            throw malformed("it holds \(bytes.count) bytes where an ed25519 secret key has \(crypto_sign_SECRETKEYBYTES)\(hint)")
         }
         // libsodium signs with the public half stored in the key; if it does not belong to the
         // seed, every signature would fail verification far from here.
@@ -34,7 +35,7 @@ public struct SecretKey: Sendable, CustomStringConvertible, CustomReflectable {
         requireSodium()
         crypto_sign_seed_keypair(&derivedPublic, &derivedSecret, bytes)
         guard derivedSecret == bytes else {
-            throw SigningKeyError.malformed(source: source, kind: .secret, reason: "its public half does not belong to its secret half")
+            throw malformed("its public half does not belong to its secret half")
         }
         self.init(name: name, bytes: bytes)
     }
@@ -81,7 +82,7 @@ public struct SecretKey: Sendable, CustomStringConvertible, CustomReflectable {
         var info = stat()
         guard fstat(file.rawValue, &info) == 0 else { throw SystemError("cannot stat", path) }
         guard info.st_mode & S_IFMT == S_IFREG else {
-            throw SigningKeyError.malformed(source: path, kind: .secret, reason: "it is not a regular file")
+            throw SigningKeyError.malformedSecretKey(source: path, reason: "it is not a regular file")
         }
         guard info.st_mode & 0o077 == 0 else {
             throw SigningKeyError.secretKeyFileTooOpen(path: path, mode: UInt32(info.st_mode & 0o7777))
@@ -97,7 +98,7 @@ public struct SecretKey: Sendable, CustomStringConvertible, CustomReflectable {
             count += received
         }
         guard count <= limit else {
-            throw SigningKeyError.malformed(source: path, kind: .secret, reason: "it is larger than \(limit) bytes, too large for a key")
+            throw SigningKeyError.malformedSecretKey(source: path, reason: "it is larger than \(limit) bytes, too large for a key")
         }
         return String(decoding: contents[..<count], as: UTF8.self)
     }
@@ -117,9 +118,9 @@ public struct PublicKey: Sendable, Hashable, CustomStringConvertible {
     /// - Throws: `SigningKeyError`; the message names the key but never repeats the text,
     ///   which might be a secret key given by mistake.
     public init(parsing text: String) throws {
-        let (name, bytes) = try parseKey(text, kind: .public, source: "public key")
+        let (name, bytes) = try parseKey(text) { SigningKeyError.malformedPublicKey(name: nil, reason: $0) }
         guard bytes.count == Int(crypto_sign_PUBLICKEYBYTES) else {
-            throw SigningKeyError.malformed(source: "public key '\(name.debugQuoted)'", kind: .public, reason: "it holds \(bytes.count) bytes where an ed25519 public key has \(crypto_sign_PUBLICKEYBYTES)")
+            throw SigningKeyError.malformedPublicKey(name: name, reason: "it holds \(bytes.count) bytes where an ed25519 public key has \(crypto_sign_PUBLICKEYBYTES)")
         }
         self.init(name: name, bytes: bytes)
     }
@@ -144,10 +145,11 @@ public struct PublicKey: Sendable, Hashable, CustomStringConvertible {
 
 /// A key that cannot be read, parsed or made. Messages name the file or key, never key bytes.
 public enum SigningKeyError: Error, CustomStringConvertible, Equatable, Sendable {
-    public enum Kind: String, Sendable { case secret, `public` }
-
     case secretKeyFileTooOpen(path: String, mode: UInt32)
-    case malformed(source: String, kind: Kind, reason: String)
+    /// `source` is the file (or whatever the caller named) the secret key came from.
+    case malformedSecretKey(source: String, reason: String)
+    /// `name` is nil when the text has no recognisable name.
+    case malformedPublicKey(name: String?, reason: String)
     case invalidName(String)
     case generationFailed
 
@@ -156,8 +158,10 @@ public enum SigningKeyError: Error, CustomStringConvertible, Equatable, Sendable
         case .secretKeyFileTooOpen(let path, let mode):
             "permissions \(String(mode, radix: 8)) for secret key file '\(path.debugQuoted)' are too open: "
                 + "it must not be accessible by group or others; run: chmod 600 '\(path.debugQuoted)'"
-        case .malformed(let source, let kind, let reason):
-            "\(source.debugQuoted) is not a valid \(kind.rawValue) key (expected <name>:<base64> as nix-store --generate-binary-cache-key writes it): \(reason)"
+        case .malformedSecretKey(let source, let reason):
+            "secret key '\(source.debugQuoted)' is not valid: \(reason); expected <name>:<base64>, as written by narsync keygen or nix-store --generate-binary-cache-key"
+        case .malformedPublicKey(let name, let reason):
+            "public key \(name.map { "'\($0.debugQuoted)' " } ?? "")is not valid: \(reason); expected <name>:<base64>, as in trusted-public-keys"
         case .invalidName(let name):
             "'\(name.debugQuoted)' cannot name a key: it must be non-empty, without ':' or whitespace (e.g. cache.example.org-1)"
         case .generationFailed:
@@ -167,13 +171,13 @@ public enum SigningKeyError: Error, CustomStringConvertible, Equatable, Sendable
 }
 
 /// Splits `<name>:<base64>` as Nix's `Key::Key` does, at the first colon.
-private func parseKey(_ text: String, kind: SigningKeyError.Kind, source: String) throws -> (name: String, bytes: [UInt8]) {
+private func parseKey(_ text: String, malformed: (String) -> SigningKeyError) throws -> (name: String, bytes: [UInt8]) {
     let trimmed = text.trimmingWhitespace
     guard let colon = trimmed.firstIndex(of: ":"), colon != trimmed.startIndex, trimmed.index(after: colon) != trimmed.endIndex else {
-        throw SigningKeyError.malformed(source: source, kind: kind, reason: "there is no '<name>:' before the key")
+        throw malformed("there is no '<name>:' before the key")
     }
     guard let bytes = NixBase64.decode(trimmed[trimmed.index(after: colon)...]) else {
-        throw SigningKeyError.malformed(source: source, kind: kind, reason: "the part after the name is not base64")
+        throw malformed("the part after the name is not base64")
     }
     return (String(trimmed[..<colon]), bytes)
 }

@@ -145,7 +145,7 @@ import TestSupport
         let secretBase64 = String(key.serialized.dropFirst("k-1:".count))
         var dumped = ""
         dump(key, to: &dumped)
-        for shown in ["\(key)", String(reflecting: key), dumped, "\(SigningKeyError.malformed(source: "f", kind: .secret, reason: "r"))"] {
+        for shown in ["\(key)", String(reflecting: key), dumped, "\(SigningKeyError.malformedSecretKey(source: "f", reason: "r"))"] {
             #expect(!shown.contains(secretBase64.prefix(12)), "\(shown)")
         }
         #expect("\(key)".contains("k-1"))
