@@ -156,7 +156,7 @@ public enum SigningKeyError: Error, CustomStringConvertible, Equatable, Sendable
     public var description: String {
         switch self {
         case .secretKeyFileTooOpen(let path, let mode):
-            "permissions \(String(mode, radix: 8)) for secret key file '\(path.debugQuoted)' are too open: "
+            "permissions 0\(String(mode, radix: 8)) for secret key file '\(path.debugQuoted)' are too open: "
                 + "it must not be accessible by group or others; run: chmod 600 '\(path.debugQuoted)'"
         case .malformedSecretKey(let source, let reason):
             "secret key '\(source.debugQuoted)' is not valid: \(reason); expected <name>:<base64>, as written by narsync keygen or nix-store --generate-binary-cache-key"
