@@ -1,0 +1,20 @@
+import Foundation
+import Replication
+
+/// The closing lines of a backfill: what was done, how much, how fast, and what failed.
+struct SummaryReport {
+    var summary: PublishSummary
+
+    init(_ summary: PublishSummary) { self.summary = summary }
+
+    var text: String {
+        let seconds = Double(summary.duration.components.seconds) + Double(summary.duration.components.attoseconds) / 1e18
+        let rate = seconds > 0 ? UInt64(Double(summary.narBytes) / seconds) : 0
+        var lines = [
+            "uploaded \(summary.published.count), already cached \(summary.alreadyCached), failed \(summary.failures.count), vanished \(summary.vanished.count)",
+            "bytes: \(ByteCount(summary.narBytes)) read, \(ByteCount(summary.compressedBytes)) compressed; \(String(format: "%.1f", seconds)) s, \(ByteCount(rate))/s",
+        ]
+        lines += summary.failures.map { "failed: \($0)" }
+        return lines.joined(separator: "\n")
+    }
+}
