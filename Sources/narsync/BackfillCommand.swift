@@ -64,7 +64,7 @@ struct BackfillCommand: AsyncParsableCommand {
         logger.info("backfill starting", metadata: ["paths": "\(ordered.count)", "destination": "\(destination)"])
         let summary = try await publisher.publish(ordered, progress: progress)
         (progress as? ProgressBar)?.finish()
-        print(SummaryReport(summary).text)
+        print(SummaryReport(summary, storeDirectory: layout.storeDirectory).text)
         if !summary.succeeded { throw ExitStatus.partialFailure }
     }
 

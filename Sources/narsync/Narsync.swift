@@ -28,7 +28,7 @@ struct Narsync: AsyncParsableCommand {
         } catch {
             if exitCode(for: error) == .validationFailure {
                 FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-                exit(ExitStatus.badInput.rawValue)
+                Foundation.exit(ExitStatus.badInput.rawValue)
             }
             exit(withError: error)
         }

@@ -13,7 +13,7 @@ import TestSupport
         nix = try NixEnvironment()
         closure = try TestClosure.build(in: nix)
         key = try nix.generateKey(name: "narsync-test-1")
-        cache = nix.directory.appending("cache")
+        cache = nix.directory.appending("binary-cache")
     }
 
     private func backfill(_ arguments: [String], to destination: String? = nil) throws -> ProcessResult {

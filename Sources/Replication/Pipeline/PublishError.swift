@@ -20,17 +20,21 @@ public enum PublishError: Error, CustomStringConvertible, Sendable {
         }
     }
 
-    public var description: String {
-        switch self {
-        case .vanished(let path):
+    public var description: String { message(in: .standard) }
+
+    /// The message, with store paths in full as the user knows them.
+    public func message(in storeDirectory: StoreDirectory) -> String {
+        let path = storeDirectory.fullPath(of: self.path)
+        return switch self {
+        case .vanished:
             "\(path): skipped, it is no longer in the store (garbage-collected)"
-        case .hashMismatch(let path, let expected, let actual):
+        case .hashMismatch(_, let expected, let actual):
             "\(path): not published, its contents changed since Nix registered it: the database says \(expected), the files hash to \(actual); run `nix-store --verify --check-contents --repair` on this machine"
-        case .dependencyFailed(let path, let dependency):
-            "\(path): not published because its reference \(dependency) could not be published"
-        case .unreadable(let path, let reason):
+        case .dependencyFailed(_, let dependency):
+            "\(path): not published because its reference \(storeDirectory.fullPath(of: dependency)) could not be published"
+        case .unreadable(_, let reason):
             "\(path): cannot read it: \(reason)"
-        case .destination(let path, let reason):
+        case .destination(_, let reason):
             "\(path): \(reason)"
         }
     }

@@ -116,7 +116,7 @@ public final class Publisher: Sendable {
                 logger.warning("skipped: no longer in the store (garbage-collected)", metadata: ["path": "\(storeDirectory.fullPath(of: path))"])
             case .failed(let error):
                 summary.failures.append(error)
-                logger.error("\(error)", metadata: ["path": "\(storeDirectory.fullPath(of: path))"])
+                logger.error("\(error.message(in: storeDirectory))")
                 progress?.pathFailed(error)
             }
         }

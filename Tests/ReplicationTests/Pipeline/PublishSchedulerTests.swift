@@ -82,7 +82,7 @@ import Testing
     }
 }
 
-extension PublishScheduler.Job: @retroactive Equatable {
+extension PublishScheduler.Job: Equatable {
     public static func == (lhs: Self, rhs: Self) -> Bool {
         switch (lhs, rhs) {
         case (.uploadNar(let a), .uploadNar(let b)): a.path == b.path

@@ -53,8 +53,4 @@ import Testing
         #expect(a == b)
         #expect(try compress(input, chunk: 65_536, workers: 0) == compress(input, chunk: 7_777, workers: 0))
     }
-
-    @Test func anOutOfRangeParameterIsAnError() {
-        #expect(throws: ZstdError.self) { try ZstdCompressor(level: 3, workers: 100_000) }
-    }
 }
