@@ -27,7 +27,7 @@ import TestSupport
         #expect(result.standardOutput.contains(publicText))
 
         // Nix takes the secret key as its own and trusts what it signs with the public key.
-        let top = try nix.buildPathWithReferences()
+        let top = try TestClosure.build(in: nix).top
         try nix.run("nix", ["store", "sign", "--store", nix.storeRoot, "--key-file", secretFile, top])
         let verify = try nix.attempt("nix", ["store", "verify", "--store", nix.storeRoot, "--sigs-needed", "1",
                                              "--trusted-public-keys", publicText, top])

@@ -30,15 +30,15 @@ import TestSupport
 
     @Test func nixKeySignsExactlyAsNixDoes() throws {
         let nix = try NixEnvironment()
-        let key = try nix.generateBinaryCacheKey(name: "cache.example.org-1")
-        let secretKey = try SecretKey(contentsOfFile: key.secretFile)
+        let key = try nix.generateKey(name: "cache.example.org-1")
+        let secretKey = try SecretKey(contentsOfFile: key.secretKeyFile)
         #expect(secretKey.name == "cache.example.org-1")
-        #expect(secretKey.publicKey.serialized == (try String(contentsOfFile: key.publicFile, encoding: .utf8)))
-        #expect(try PublicKey(parsing: String(contentsOfFile: key.publicFile, encoding: .utf8)) == secretKey.publicKey)
+        #expect(secretKey.publicKey.serialized == key.publicKey)
+        #expect(try PublicKey(parsing: key.publicKey) == secretKey.publicKey)
 
-        let top = try nix.buildPathWithReferences()
+        let top = try TestClosure.build(in: nix).top
         let ours = secretKey.sign(try fingerprint(of: top, in: nix))
-        try nix.run("nix", ["store", "sign", "--store", nix.storeRoot, "--key-file", key.secretFile, top])
+        try nix.run("nix", ["store", "sign", "--store", nix.storeRoot, "--key-file", key.secretKeyFile, top])
         // Ed25519 is deterministic: the same key over the same fingerprint gives the same signature.
         #expect(try nix.pathInfo(top).signatures == [ours])
         #expect(secretKey.publicKey.verify(signature: ours, message: try fingerprint(of: top, in: nix)))
@@ -46,13 +46,13 @@ import TestSupport
 
     @Test func nixVerifiesOurSignatureAndRejectsAnotherKeys() throws {
         let nix = try NixEnvironment()
-        let key = try nix.generateBinaryCacheKey(name: "cache.example.org-1")
-        let trustedPublicKey = try String(contentsOfFile: key.publicFile, encoding: .utf8)
-        let top = try nix.buildPathWithReferences()
+        let key = try nix.generateKey(name: "cache.example.org-1")
+        let trustedPublicKey = key.publicKey
+        let top = try TestClosure.build(in: nix).top
         let message = try fingerprint(of: top, in: nix)
         #expect(try !nixAccepts(top, trusting: trustedPublicKey, in: nix), "an unsigned path must not pass")
 
-        let ours = try SecretKey(contentsOfFile: key.secretFile).sign(message)
+        let ours = try SecretKey(contentsOfFile: key.secretKeyFile).sign(message)
         try nix.setSignatures([ours], of: top)
         #expect(try nixAccepts(top, trusting: trustedPublicKey, in: nix))
 
@@ -70,7 +70,7 @@ import TestSupport
         let nix = try NixEnvironment()
         let secretKey = try SecretKey.generate(name: "narsync-test-1")
         let secretFile = try keyFile(secretKey.serialized, in: nix.directory)
-        let top = try nix.buildPathWithReferences()
+        let top = try TestClosure.build(in: nix).top
         try nix.run("nix", ["store", "sign", "--store", nix.storeRoot, "--key-file", secretFile, top])
         #expect(try nix.pathInfo(top).signatures == [secretKey.sign(try fingerprint(of: top, in: nix))])
         #expect(try nixAccepts(top, trusting: secretKey.publicKey.serialized, in: nix))

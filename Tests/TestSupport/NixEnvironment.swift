@@ -67,19 +67,6 @@ public final class NixEnvironment: @unchecked Sendable {
         return result.trimmedOutput.split(separator: "\n").map(String.init)
     }
 
-    /// Builds a small input-addressed path that references two others (`dep` and `abc`, whose
-    /// hash parts sort differently from their names) and returns its store path. Unlike paths
-    /// from `add`, it is not content-addressed, so Nix trusts it only through signatures.
-    public func buildPathWithReferences(storeRoot: String? = nil) throws -> String {
-        let expression = """
-            let dep = \(shellDerivation(name: "dep", script: "echo dep > $out"));
-                abc = \(shellDerivation(name: "abc", script: "echo abc > $out"));
-            in \(shellDerivation(name: "top", script: "mkdir $out; echo ${dep} ${abc} > $out/refs"))
-            """
-        guard let path = try build(expression, storeRoot: storeRoot).first else { throw TestFailure("nix-build built nothing") }
-        return path
-    }
-
     /// Adds a file or tree to the store with `nix-store --add` and returns its store path.
     public func add(_ path: String, storeRoot: String? = nil) throws -> String {
         try run("nix-store", ["--store", storeRoot ?? self.storeRoot, "--add", path]).trimmedOutput
@@ -112,13 +99,6 @@ public final class NixEnvironment: @unchecked Sendable {
         func quoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
         let sql = "UPDATE ValidPaths SET sigs = \(quoted(signatures.joined(separator: " "))) WHERE path = \(quoted(storePath));"
         try Subprocess.checked("sqlite3", [database, sql])
-    }
-
-    /// A key pair made by `nix-store --generate-binary-cache-key`: the two files' paths.
-    public func generateBinaryCacheKey(name: String) throws -> (secretFile: String, publicFile: String) {
-        let secretFile = directory.appending("\(name).secret"), publicFile = directory.appending("\(name).public")
-        try run("nix-store", ["--generate-binary-cache-key", name, secretFile, publicFile])
-        return (secretFile, publicFile)
     }
 }
 
