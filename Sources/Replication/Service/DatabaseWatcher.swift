@@ -57,8 +57,8 @@ public final class DatabaseWatcher: Sendable {
 
     /// The reason an event gives to wake, if any.
     static func wakeReason(for event: InotifyEvent) -> WakeReason? {
-        // The watch is gone (directory deleted or unmounted): only the periodic re-check is
-        // left, and whatever happened in between is unknown.
+        // Events were lost (queue overflow), or the watch is gone (directory deleted or
+        // unmounted) and only the periodic re-check is left: either way, what happened is unknown.
         if event.has(IN_Q_OVERFLOW) || event.has(IN_IGNORED) { return .overflow }
         return isDatabaseChange(event) ? .changed : nil
     }
