@@ -98,6 +98,16 @@ public final class StoreDatabase: @unchecked Sendable {
         return closure
     }
 
+    /// The closure of those of `roots` that are still valid, and the roots that are not (they
+    /// were garbage-collected since they were found).
+    public func validClosure(of roots: [StorePath]) throws -> (closure: [StorePath: ValidPathInfo], gone: [StorePath]) {
+        var valid: [StorePath] = [], gone: [StorePath] = []
+        for root in roots {
+            if try pathInfo(root) != nil { valid.append(root) } else { gone.append(root) }
+        }
+        return (try closure(of: valid), gone)
+    }
+
     private static let selectColumns =
         "SELECT id, path, hash, registrationTime, deriver, narSize, ultimate, sigs, ca FROM ValidPaths"
 

@@ -28,7 +28,7 @@ public final class BlockingExecutor: @unchecked Sendable {
         for index in 0..<threadCount {
             // Threads keep the executor alive until `shutdown()` lets them return.
             let suffix = "-\(index)"
-            let threadName = String(name.utf8.prefix(15 - suffix.utf8.count))! + suffix
+            let threadName = String(decoding: name.utf8.prefix(15 - suffix.utf8.count), as: UTF8.self) + suffix
             let thread = Thread {
                 // Named from inside, so that the kernel (and `top -H`) knows the name too.
                 Thread.current.name = threadName

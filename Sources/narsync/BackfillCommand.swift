@@ -37,6 +37,8 @@ struct BackfillCommand: AsyncParsableCommand {
     var paths: [String] = []
 
     func validate() throws {
+        if publishing.destination == nil { throw ValidationError("give the cache to publish to with --to (e.g. --to file:///srv/cache)") }
+        if publishing.keyFiles.isEmpty { throw ValidationError("give at least one --key-file to sign with (create one with narsync keygen)") }
         if all && !paths.isEmpty { throw ValidationError("give store paths or --all, not both") }
         if !all && paths.isEmpty { throw ValidationError("give the store paths to publish, or --all for the whole store") }
     }

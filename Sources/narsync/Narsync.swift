@@ -12,7 +12,7 @@ struct Narsync: AsyncParsableCommand {
             so a cache never announces a path whose NAR or references are missing.
             """,
         version: "0.1.0",
-        subcommands: [BackfillCommand.self, KeygenCommand.self]
+        subcommands: [WatchCommand.self, BackfillCommand.self, StatusCommand.self, KeygenCommand.self]
     )
 
     /// Like ArgumentParser's own `main`, but bad arguments exit with status 2, as every other

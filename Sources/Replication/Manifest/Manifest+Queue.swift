@@ -117,6 +117,19 @@ extension Manifest {
         }
     }
 
+    /// When the earliest queued path is due, or nil if the queue is empty: how long the service
+    /// may sleep when nothing else wakes it.
+    public func nextAttemptDate(for destination: String) throws -> Date? {
+        try read { database in
+            guard let destinationID = try existingDestinationID(destination, in: database) else { return nil }
+            var earliest: Date?
+            try database.query("SELECT min(next_attempt_at) FROM queue WHERE destination = ?", [.integer(destinationID)]) { row in
+                earliest = row.optionalInt64(0).map(Date.init(manifestTime:))
+            }
+            return earliest
+        }
+    }
+
     /// Records a failed attempt: the path stays queued and waits by `retryPolicy` before it is
     /// due again. Never drops it.
     /// - Returns: when it is due again, or nil if it was not queued.

@@ -2,9 +2,10 @@ import NixStore
 
 /// What one `publish` call did.
 public struct PublishSummary: Sendable {
-    public var published: [StorePath] = []
+    /// Paths uploaded, with their compressed NARs.
+    public var published: [PublishedNar] = []
     /// Paths whose narinfo was already in the cache.
-    public var alreadyCached = 0
+    public var alreadyCachedPaths: [StorePath] = []
     public var failures: [PublishError] = []
     /// Paths garbage-collected before they could be read.
     public var vanished: [StorePath] = []
@@ -16,16 +17,23 @@ public struct PublishSummary: Sendable {
     public init() {}
 
     public var succeeded: Bool { failures.isEmpty }
+    public var alreadyCached: Int { alreadyCachedPaths.count }
 
     public mutating func merge(_ other: PublishSummary) {
         published += other.published
-        alreadyCached += other.alreadyCached
+        alreadyCachedPaths += other.alreadyCachedPaths
         failures += other.failures
         vanished += other.vanished
         narBytes += other.narBytes
         compressedBytes += other.compressedBytes
         duration += other.duration
     }
+}
+
+/// A path this run put in the cache.
+public struct PublishedNar: Sendable, Equatable {
+    public var info: ValidPathInfo
+    public var nar: UploadedNar
 }
 
 /// Receives progress as a batch is published; called from any thread.

@@ -76,7 +76,7 @@ public final class Publisher: Sendable {
         var summary = PublishSummary()
         let cached = options.repair ? [] : try await cachedPaths(paths.map(\.path))
         let todo = paths.filter { !cached.contains($0.path) }
-        summary.alreadyCached = paths.count - todo.count
+        summary.alreadyCachedPaths = paths.map(\.path).filter(cached.contains)
         progress?.batchStarted(paths: todo.count, narBytes: todo.reduce(0) { $0 + $1.narSize }, alreadyCached: summary.alreadyCached)
         if !todo.isEmpty { try await ensureCacheInfo() }
 
@@ -97,7 +97,7 @@ public final class Publisher: Sendable {
                     scheduler.narUploaded(info, nar)
                 case .narInfoWritten(let info, let nar):
                     scheduler.narInfoWritten(info.path)
-                    summary.published.append(info.path)
+                    summary.published.append(PublishedNar(info: info, nar: nar))
                     summary.narBytes += info.narSize
                     summary.compressedBytes += nar.fileSize
                     logger.info("published", metadata: ["path": "\(storeDirectory.fullPath(of: info.path))", "nar": "\(nar.key)", "size": "\(info.narSize)"])

@@ -8,7 +8,7 @@ struct PublishingOptions: ParsableArguments {
     @Option(name: .customLong("to"), help: ArgumentHelp(
         "The binary cache: file:///dir, s3://bucket?region=...&endpoint=..., or http(s)://host/path.",
         valueName: "url"))
-    var destination: String
+    var destination: String?
 
     @Option(name: .customLong("key-file"), help: ArgumentHelp(
         "Secret signing key in Nix's name:base64 format (narsync keygen or nix-store --generate-binary-cache-key); repeat to sign with several. Must not be readable by group or others.",
@@ -36,14 +36,15 @@ struct PublishingOptions: ParsableArguments {
         if let zstdThreads, !(0...64).contains(zstdThreads) {
             throw ValidationError("--zstd-threads must be between 0 and 64, not \(zstdThreads)")
         }
-        if keyFiles.isEmpty { throw ValidationError("give at least one --key-file to sign with (create one with narsync keygen)") }
     }
 
-    /// Loads keys and opens the destination: everything that can be wrong with the user's input
-    /// is found here, before anything is uploaded.
-    func resolve(storeDirectory: StoreDirectory, repair: Bool) throws -> (any BinaryCacheDestination, PublishOptions) {
-        let keys = try keyFiles.map { try SecretKey(contentsOfFile: $0) }
-        let destination = try Destinations.open(self.destination)
+    /// Loads keys and opens the destination (`url`, or `--to`): everything that can be wrong with
+    /// the user's input is found here, before anything is uploaded.
+    func resolve(
+        storeDirectory: StoreDirectory, repair: Bool, url: String? = nil, keyFiles: [String]? = nil
+    ) throws -> (any BinaryCacheDestination, PublishOptions) {
+        let keys = try (keyFiles ?? self.keyFiles).map { try SecretKey(contentsOfFile: $0) }
+        let destination = try Destinations.open(url ?? self.destination ?? "")
         let options = PublishOptions(
             signingKeys: keys, jobs: jobs, compressionLevel: compressionLevel, compressionWorkers: zstdThreads,
             repair: repair, cacheInfo: CacheInfo(storeDirectory: storeDirectory, priority: priority))

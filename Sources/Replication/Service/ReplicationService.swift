@@ -1,0 +1,289 @@
+import Foundation
+import Logging
+import NixStore
+import SystemSupport
+
+/// narsync's always-on service: new valid paths in, published closures out, with every step
+/// recorded in the manifest so that a restart resumes where the last run stopped.
+///
+/// One loop: wait for a reason to look (the database changed, the hook queued paths, a failed
+/// path is due again, the periodic re-check), read the `ValidPaths` rows above the watermark and
+/// queue the ones the filter accepts, then publish the queue batch by batch through the
+/// `Publisher`, recording each outcome. Database reads run on their own thread.
+public final class ReplicationService: Sendable {
+    private let layout: StoreLayout
+    private let publisher: Publisher
+    private let manifest: AsyncManifest
+    private let options: WatchOptions
+    private let logger: Logger
+    private let notifier: SystemdNotifier?
+    private let database: DatabaseReader
+    private let events: AsyncStream<Event>
+    private let eventSink: AsyncStream<Event>.Continuation
+
+    /// Why the loop looks again.
+    enum Event: Sendable {
+        case databaseChanged(WakeReason)
+        /// Paths were queued from outside (the hook): publish, no need to read the database.
+        case queued
+        case retryDue
+        case stop
+    }
+
+    public init(
+        layout: StoreLayout, publisher: Publisher, manifest: AsyncManifest, options: WatchOptions,
+        logger: Logger, notifier: SystemdNotifier? = nil
+    ) {
+        self.layout = layout
+        self.publisher = publisher
+        self.manifest = manifest
+        self.options = options
+        self.logger = logger
+        self.notifier = notifier
+        database = DatabaseReader(layout: layout)
+        // A wake is a wake: a few pending events are as good as many.
+        (events, eventSink) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .bufferingNewest(8))
+    }
+
+    private var destination: String { options.destinationName }
+
+    /// Queues paths announced by Nix's post-build hook, above everything else, and wakes the loop.
+    /// - Returns: how many were newly queued (the others were queued or published already).
+    public func enqueueFromHook(_ paths: [StorePath], reason: String) async throws -> Int {
+        let destination = destination
+        let queued = try await manifest.run { manifest in
+            try manifest.enqueue(paths.map { QueuedPath(path: $0, priority: .hook, reason: reason) }, for: destination)
+        }
+        eventSink.yield(.queued)
+        return queued
+    }
+
+    /// Asks the service to finish its current uploads (within the grace period) and return.
+    public func stop() { eventSink.yield(.stop) }
+
+    /// Runs until `stop()`.
+    public func run() async throws {
+        // Watch first, then catch up: a commit between the two still wakes the loop.
+        let watcher = try DatabaseWatcher(databaseDirectory: layout.databaseDirectory, timing: options.timing)
+        defer { watcher.stop() }
+        let forwarding = Task { [eventSink] in
+            for await reason in watcher.wakes { eventSink.yield(.databaseChanged(reason)) }
+        }
+        defer { forwarding.cancel() }
+        let watchdog = startWatchdog()
+        defer { watchdog?.cancel() }
+
+        try await startWatermark()
+        try await scanDatabase()
+        try? notifier?.ready()
+        logger.info("watching", metadata: ["database": "\(layout.databasePath)", "destination": "\(publisher.destination)"])
+
+        var retryTimer: Task<Void, Never>?
+        defer { retryTimer?.cancel() }
+        var pending: Event? = .queued
+        while true {
+            let event: Event
+            if let next = pending {
+                event = next
+                pending = nil
+            } else {
+                retryTimer?.cancel()
+                retryTimer = try await scheduleRetryWake()
+                var iterator = events.makeAsyncIterator()
+                guard let next = await iterator.next() else { return }
+                event = next
+            }
+            switch event {
+            case .stop:
+                return try await shutDown()
+            case .databaseChanged:
+                try await scanDatabase()
+            case .queued, .retryDue:
+                break
+            }
+            if try await publishQueue() == .stopRequested { return try await shutDown() }
+        }
+    }
+
+    // MARK: - Finding new paths
+
+    /// On the very first start, the watermark is the current end of the database (or 0 with
+    /// `initialBackfill`): narsync publishes what appears from now on unless asked for the past.
+    private func startWatermark() async throws {
+        let destination = destination, initialBackfill = options.initialBackfill
+        guard try await manifest.run({ try $0.watermark(for: destination) }) == nil else { return }
+        let start = initialBackfill ? 0 : try await database.read { try $0.newestID() }
+        try await manifest.run { try $0.setWatermark(start, for: destination) }
+        logger.notice("first start: \(initialBackfill ? "publishing the whole store" : "publishing paths registered from now on")",
+                      metadata: ["watermark": "\(start)"])
+    }
+
+    /// Queues the accepted `ValidPaths` rows above the watermark, advancing it in the same
+    /// transaction. Rows come in pages, so a first backfill of a large store stays bounded.
+    private func scanDatabase() async throws {
+        let destination = destination, filter = options.filter
+        while true {
+            let watermark = try await manifest.run { try $0.watermark(for: destination) } ?? 0
+            let rows = try await database.read { try $0.paths(after: watermark, limit: 5000) }
+            guard let newest = rows.last?.id else { return }
+            let priority: Priority = options.initialBackfill && watermark == 0 ? .backfill : .watcher
+            var accepted: [QueuedPath] = []
+            for info in rows {
+                if let reason = filter.exclusionReason(info) {
+                    logger.debug("not published: \(reason)", metadata: ["path": "\(layout.storeDirectory.fullPath(of: info.path))"])
+                } else {
+                    accepted.append(QueuedPath(path: info.path, priority: priority, reason: "ValidPaths id \(info.id)"))
+                }
+            }
+            let batch = accepted
+            let queued = try await manifest.run { try $0.enqueue(batch, for: destination, advancingWatermarkTo: newest) }
+            if queued > 0 { logger.info("queued new paths", metadata: ["count": "\(queued)", "watermark": "\(newest)"]) }
+        }
+    }
+
+    // MARK: - Publishing
+
+    private enum DrainResult { case drained, stopRequested }
+
+    /// Publishes due queue entries batch by batch until none is due or a stop is requested.
+    private func publishQueue() async throws -> DrainResult {
+        let destination = destination, batchSize = options.batchSize
+        while true {
+            let entries = try await manifest.run { try $0.nextBatch(for: destination, limit: batchSize) }
+            guard !entries.isEmpty else { break }
+            let round = Task { try await self.publish(entries) }
+            // A stop during a round lets the round finish within the grace period.
+            if try await stopRequested(whileWaitingFor: round) { return .stopRequested }
+            await reportStatus()
+        }
+        await reportStatus()
+        return .drained
+    }
+
+    /// Waits for `round`; true if a stop came meanwhile (the round then gets the grace period).
+    private func stopRequested(whileWaitingFor round: Task<Void, any Error>) async throws -> Bool {
+        // Only a stop interrupts a round; other events are merged into the next look.
+        let watcher = Task { [events] () -> Bool in
+            for await event in events { if case .stop = event { return true } }
+            return false
+        }
+        defer { watcher.cancel() }
+        let finished = Task { _ = await round.result; watcher.cancel() }
+        defer { finished.cancel() }
+        if await watcher.value {
+            logger.notice("stopping: letting uploads in flight finish", metadata: ["grace": "\(options.gracePeriod)"])
+            let grace = Task { try? await Task.sleep(for: options.gracePeriod); round.cancel() }
+            _ = await round.result
+            grace.cancel()
+            return true
+        }
+        try await round.value
+        // Events that arrived during the round were consumed here; look again to be sure.
+        eventSink.yield(.databaseChanged(.changed))
+        return false
+    }
+
+    private func publish(_ entries: [QueueEntry]) async throws {
+        let destination = destination, layout = layout
+        let roots = entries.map(\.path)
+        let (closure, gone) = try await database.read { try $0.validClosure(of: roots) }
+        for path in gone {
+            logger.info("dropped from the queue: no longer in the store", metadata: ["path": "\(layout.storeDirectory.fullPath(of: path))"])
+        }
+        let ordered = dependencyOrder(closure)
+        let alreadyPublished = try await manifest.run { manifest in
+            for path in gone { try manifest.drop(path, for: destination, reason: "no longer in the store") }
+            return try manifest.publishedSet(of: ordered.map(\.path), for: destination)
+        }
+        let todo = ordered.filter { !alreadyPublished.contains($0.path) }
+        let summary: PublishSummary
+        do {
+            summary = try await publisher.publish(todo)
+        } catch {
+            // The cache could not even be asked what it has: every entry waits and retries.
+            logger.error("cannot reach the cache: \(error)", metadata: ["destination": "\(publisher.destination)"])
+            let message = "\(error)"
+            try await manifest.run { manifest in
+                for entry in entries { try manifest.markFailed(entry.path, for: destination, error: message) }
+            }
+            return
+        }
+        try await record(summary, queued: Set(roots), alreadyPublished: alreadyPublished)
+    }
+
+    private func record(_ summary: PublishSummary, queued: Set<StorePath>, alreadyPublished: Set<StorePath>) async throws {
+        let destination = destination, storeDirectory = layout.storeDirectory
+        let records = summary.published.map {
+            PublishedPath(path: $0.info.path, narKey: $0.nar.key, fileHash: $0.nar.fileHash.nix32,
+                          fileSize: Int64($0.nar.fileSize), narSize: Int64($0.info.narSize))
+        } + summary.alreadyCachedPaths.map {
+            // Found in the cache (another builder published it): its file details are the cache's.
+            PublishedPath(path: $0, narKey: "", fileHash: "", fileSize: 0, narSize: 0)
+        }
+        try await manifest.run { manifest in
+            // Queued paths the manifest already knows as published leave the queue with their record.
+            let known = try queued.intersection(alreadyPublished).compactMap { try manifest.publishedRecord(of: $0, for: destination) }
+            try manifest.markPublished(records + known, for: destination)
+            for failure in summary.failures where queued.contains(failure.path) {
+                try manifest.markFailed(failure.path, for: destination, error: failure.message(in: storeDirectory))
+            }
+            for path in summary.vanished where queued.contains(path) {
+                try manifest.drop(path, for: destination, reason: "garbage-collected before it could be read")
+            }
+        }
+    }
+
+    // MARK: - Timers and status
+
+    /// A wake for when the earliest failed path is due again.
+    private func scheduleRetryWake() async throws -> Task<Void, Never>? {
+        let destination = destination
+        guard let due = try await manifest.run({ try $0.nextAttemptDate(for: destination) }) else { return nil }
+        let delay = max(0, due.timeIntervalSinceNow)
+        return Task { [eventSink] in
+            guard (try? await Task.sleep(for: .seconds(delay) + .milliseconds(5))) != nil else { return }
+            eventSink.yield(.retryDue)
+        }
+    }
+
+    private func startWatchdog() -> Task<Void, Never>? {
+        guard let notifier, let interval = notifier.watchdogInterval else { return nil }
+        return Task {
+            while !Task.isCancelled {
+                try? notifier.watchdog()
+                try? await Task.sleep(for: interval)
+            }
+        }
+    }
+
+    private func reportStatus() async {
+        guard let notifier, notifier.isEnabled else { return }
+        let destination = destination
+        if let status = try? await manifest.run({ try $0.status(for: destination) }) {
+            try? notifier.status("\(status.queued) queued, \(status.retrying) retrying, \(status.published) published")
+        }
+    }
+
+    private func shutDown() async throws {
+        try? notifier?.stopping()
+        logger.notice("stopped")
+    }
+}
+
+/// The Nix database, opened once and used only on its own thread.
+private final class DatabaseReader: @unchecked Sendable {
+    private let layout: StoreLayout
+    private let thread = BlockingExecutor(threadCount: 1, name: "nix-db")
+    private var database: StoreDatabase?
+
+    init(layout: StoreLayout) { self.layout = layout }
+
+    deinit { thread.shutdown() }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (StoreDatabase) throws -> T) async throws -> T {
+        try await thread.run {
+            if self.database == nil { self.database = try StoreDatabase(layout: self.layout) }
+            return try body(self.database!)
+        }
+    }
+}

@@ -1,0 +1,28 @@
+import Foundation
+
+/// How `ReplicationService` watches and what it publishes.
+public struct WatchOptions: Sendable {
+    /// The destination's name in the manifest: its URL, without secrets.
+    public var destinationName: String
+    public var filter: PathFilter
+    /// On the very first start, queue every valid path (at backfill priority) instead of
+    /// starting from the current end of the database.
+    public var initialBackfill: Bool
+    public var timing: WatchTiming
+    /// Queue entries published per round; their closures may hold more paths.
+    public var batchSize: Int
+    /// How long in-flight uploads may take to finish after SIGTERM.
+    public var gracePeriod: Duration
+
+    public init(
+        destinationName: String, filter: PathFilter = PathFilter(), initialBackfill: Bool = false,
+        timing: WatchTiming = WatchTiming(), batchSize: Int = 256, gracePeriod: Duration = .seconds(30)
+    ) {
+        self.destinationName = destinationName
+        self.filter = filter
+        self.initialBackfill = initialBackfill
+        self.timing = timing
+        self.batchSize = max(1, batchSize)
+        self.gracePeriod = gracePeriod
+    }
+}
