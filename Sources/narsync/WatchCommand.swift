@@ -110,13 +110,14 @@ struct WatchCommand: AsyncParsableCommand {
             try writeFileAtomically(Array(key.publicKey.serialized.utf8), to: publicFile, mode: 0o644)
         }
         let publicKey = try SecretKey(contentsOfFile: secretFile).publicKey
-        print("""
+        // Written at once (not buffered like print) so it shows before the service's log lines.
+        FileHandle.standardOutput.write(Data("""
             narsync: publishing to \(url), signed with \(secretFile)
             narsync: add to nix.conf on machines that should use this cache:
               substituters = \(url)
               trusted-public-keys = \(publicKey.serialized)
-            """)
-        fflush(stdout)
+
+            """.utf8))
         return (url, [secretFile])
     }
 }

@@ -27,6 +27,8 @@ public final class ReplicationService: Sendable {
         /// Paths were queued from outside (the hook): publish, no need to read the database.
         case queued
         case retryDue
+        /// A publishing round ended; `morePending` if it found entries (there may be more).
+        case roundFinished(morePending: Bool)
         case stop
     }
 
@@ -41,8 +43,10 @@ public final class ReplicationService: Sendable {
         self.logger = logger
         self.notifier = notifier
         database = DatabaseReader(layout: layout)
-        // A wake is a wake: a few pending events are as good as many.
-        (events, eventSink) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .bufferingNewest(8))
+        // The loop drains events as they come and each producer has at most a few pending
+        // (one watcher wake, one retry timer, one round, hook nudges bounded by its connection
+        // limit), so this bound is never reached in practice.
+        (events, eventSink) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .bufferingNewest(1024))
     }
 
     private var destination: String { options.destinationName }
@@ -78,30 +82,67 @@ public final class ReplicationService: Sendable {
         try? notifier?.ready()
         logger.info("watching", metadata: ["database": "\(layout.databasePath)", "destination": "\(publisher.destination)"])
 
+        // One consumer of `events`, one round of publishing at a time. A round runs as its own
+        // task and reports its end as an event, so a stop can arrive while it runs.
+        var round: Task<Void, Never>?
         var retryTimer: Task<Void, Never>?
         defer { retryTimer?.cancel() }
-        var pending: Event? = .queued
+        var needsScan = false, needsRound = true
+        var events = self.events.makeAsyncIterator()
         while true {
-            let event: Event
-            if let next = pending {
-                event = next
-                pending = nil
-            } else {
-                retryTimer?.cancel()
-                retryTimer = try await scheduleRetryWake()
-                var iterator = events.makeAsyncIterator()
-                guard let next = await iterator.next() else { return }
-                event = next
+            if round == nil {
+                if needsScan {
+                    needsScan = false
+                    await logging { try await self.scanDatabase() }
+                    needsRound = true
+                }
+                if needsRound {
+                    needsRound = false
+                    round = Task { [eventSink] in
+                        let published = await self.logging { try await self.publishNextBatch() } ?? false
+                        eventSink.yield(.roundFinished(morePending: published))
+                    }
+                } else {
+                    retryTimer?.cancel()
+                    retryTimer = await logging { try await self.scheduleRetryWake() } ?? nil
+                    await reportStatus()
+                }
             }
+            guard let event = await events.next() else { return }
             switch event {
             case .stop:
-                return try await shutDown()
+                if let round {
+                    logger.notice("stopping: letting uploads in flight finish", metadata: ["grace": "\(options.gracePeriod)"])
+                    // Uploads block their threads and cannot be interrupted; past the grace period
+                    // the process ends under them and the manifest resumes them next time.
+                    let grace = options.gracePeriod
+                    await withTaskGroup(of: Void.self) { group in
+                        group.addTask { await round.value }
+                        group.addTask { try? await Task.sleep(for: grace) }
+                        await group.next()
+                        group.cancelAll()
+                    }
+                }
+                return shutDown()
             case .databaseChanged:
-                try await scanDatabase()
+                needsScan = true
             case .queued, .retryDue:
-                break
+                needsRound = true
+            case .roundFinished(let morePending):
+                round = nil
+                needsRound = needsRound || morePending
             }
-            if try await publishQueue() == .stopRequested { return try await shutDown() }
+        }
+    }
+
+    /// Runs `body`, logging instead of throwing: the service outlives a failed round (the
+    /// manifest keeps the queue, and the next wake tries again).
+    private func logging<T>(_ body: () async throws -> T) async -> T? {
+        do {
+            return try await body()
+        } catch {
+            logger.error("\(error)")
+            return nil
         }
     }
 
@@ -143,44 +184,13 @@ public final class ReplicationService: Sendable {
 
     // MARK: - Publishing
 
-    private enum DrainResult { case drained, stopRequested }
-
-    /// Publishes due queue entries batch by batch until none is due or a stop is requested.
-    private func publishQueue() async throws -> DrainResult {
+    /// Publishes the next due queue entries; false if none was due.
+    private func publishNextBatch() async throws -> Bool {
         let destination = destination, batchSize = options.batchSize
-        while true {
-            let entries = try await manifest.run { try $0.nextBatch(for: destination, limit: batchSize) }
-            guard !entries.isEmpty else { break }
-            let round = Task { try await self.publish(entries) }
-            // A stop during a round lets the round finish within the grace period.
-            if try await stopRequested(whileWaitingFor: round) { return .stopRequested }
-            await reportStatus()
-        }
-        await reportStatus()
-        return .drained
-    }
-
-    /// Waits for `round`; true if a stop came meanwhile (the round then gets the grace period).
-    private func stopRequested(whileWaitingFor round: Task<Void, any Error>) async throws -> Bool {
-        // Only a stop interrupts a round; other events are merged into the next look.
-        let watcher = Task { [events] () -> Bool in
-            for await event in events { if case .stop = event { return true } }
-            return false
-        }
-        defer { watcher.cancel() }
-        let finished = Task { _ = await round.result; watcher.cancel() }
-        defer { finished.cancel() }
-        if await watcher.value {
-            logger.notice("stopping: letting uploads in flight finish", metadata: ["grace": "\(options.gracePeriod)"])
-            let grace = Task { try? await Task.sleep(for: options.gracePeriod); round.cancel() }
-            _ = await round.result
-            grace.cancel()
-            return true
-        }
-        try await round.value
-        // Events that arrived during the round were consumed here; look again to be sure.
-        eventSink.yield(.databaseChanged(.changed))
-        return false
+        let entries = try await manifest.run { try $0.nextBatch(for: destination, limit: batchSize) }
+        guard !entries.isEmpty else { return false }
+        try await publish(entries)
+        return true
     }
 
     private func publish(_ entries: [QueueEntry]) async throws {
@@ -264,7 +274,7 @@ public final class ReplicationService: Sendable {
         }
     }
 
-    private func shutDown() async throws {
+    private func shutDown() {
         try? notifier?.stopping()
         logger.notice("stopped")
     }

@@ -1,0 +1,166 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `narsync watch` against a real Nix building while it runs.
+@Suite struct WatchCommandTests {
+    let nix: NixEnvironment
+    let state: String
+    let cache: String
+
+    init() throws {
+        nix = try NixEnvironment()
+        // The store must exist before narsync can watch its database.
+        try "seed".write(toFile: nix.directory.appending("seed"), atomically: true, encoding: .utf8)
+        _ = try nix.add(nix.directory.appending("seed"))
+        state = nix.directory.appending("state")
+        cache = nix.directory.appending("state/cache")
+    }
+
+    private func startWatch(_ extra: [String] = []) throws -> BackgroundProcess {
+        try BackgroundProcess(narsyncExecutable, [
+            "watch", "--store-root", nix.storeRoot, "--state-dir", state, "--recheck-seconds", "2",
+        ] + extra, environment: nix.environment, logFile: nix.directory.appending("watch-\(UUID().uuidString).log"))
+    }
+
+    private func hashPart(_ storePath: String) -> String {
+        String(storePath.dropFirst("/nix/store/".count).prefix(32))
+    }
+
+    private func isPublished(_ storePath: String) -> Bool {
+        FileManager.default.fileExists(atPath: "\(cache)/\(hashPart(storePath)).narinfo")
+    }
+
+    private func trustedKey() throws -> String {
+        try String(contentsOfFile: "\(state)/signing-key.pub", encoding: .utf8)
+    }
+
+    @Test func publishesWhatNixBuildsWhileItRunsAndNixSubstitutesIt() throws {
+        let watch = try startWatch()
+        #expect(eventually { watch.output.contains("watching") }, "\(watch.output)")
+        let checker = CacheInvariantChecker(cache: cache)
+        checker.start()
+
+        // Step by step: each build adds outputs whose references are already published.
+        let leaf = try nix.build(shellDerivation(name: "step-leaf", script: "mkdir -p $out/bin; echo leaf > $out/bin/x; chmod +x $out/bin/x"))[0]
+        #expect(eventually { isPublished(leaf) }, "\(watch.output)")
+        let closure = try TestClosure.build(in: nix)
+        for output in closure.outputs.values { #expect(eventually { isPublished(output) }, "\(output): \(watch.output)") }
+        checker.stop()
+        #expect(checker.violations.isEmpty, "\(checker.violations)")
+        #expect(checker.narInfosSeen >= 7)
+        #expect(watch.stop(SIGTERM) == 0)
+        #expect(watch.output.contains("stopped"))
+
+        let fresh = nix.makeStoreRoot("fresh")
+        let copy = try nix.substitute([closure.top, leaf], from: "file://\(cache)", into: fresh, trustedKey: try trustedKey())
+        #expect(copy.status == 0, "\(copy.standardError)")
+        #expect(try nix.verifyContents(storeRoot: fresh).status == 0)
+    }
+
+    @Test func pathsRegisteredWhileStoppedArePublishedAtStart() throws {
+        let first = try startWatch()
+        #expect(eventually { first.output.contains("watching") })
+        #expect(first.stop() == 0)
+        let closure = try TestClosure.build(in: nix)
+        #expect(!isPublished(closure.top))
+        let second = try startWatch()
+        for output in closure.outputs.values { #expect(eventually { isPublished(output) }, "\(output): \(second.output)") }
+        second.stop()
+        // Derivations are not published by default.
+        let drvs = try FileManager.default.contentsOfDirectory(atPath: cache).filter { $0.hasSuffix(".narinfo") }
+        #expect(drvs.count == closure.outputs.count)
+    }
+
+    @Test func theFirstStartPublishesOnlyNewPathsUnlessAskedForTheStore() throws {
+        let old = try nix.build(shellDerivation(name: "old", script: "echo old > $out"))[0]
+        let watch = try startWatch()
+        #expect(eventually { watch.output.contains("watching") })
+        let new = try nix.build(shellDerivation(name: "new", script: "echo new > $out"))[0]
+        #expect(eventually { isPublished(new) })
+        #expect(!isPublished(old))
+        watch.stop()
+
+        let otherState = nix.directory.appending("state-2")
+        let backfilling = try BackgroundProcess(narsyncExecutable, [
+            "watch", "--store-root", nix.storeRoot, "--state-dir", otherState, "--initial-backfill",
+        ], environment: nix.environment, logFile: nix.directory.appending("watch-2.log"))
+        #expect(eventually { FileManager.default.fileExists(atPath: "\(otherState)/cache/\(hashPart(old)).narinfo") }, "\(backfilling.output)")
+        backfilling.stop()
+    }
+
+    @Test func statusReportsTheManifest() throws {
+        let watch = try startWatch()
+        #expect(eventually { watch.output.contains("watching") })
+        let path = try nix.build(shellDerivation(name: "counted", script: "echo counted > $out"))[0]
+        #expect(eventually { isPublished(path) })
+        watch.stop()
+        let status = try Subprocess.checked(narsyncExecutable, ["status", "--json", "--state-dir", state, "--store-root", nix.storeRoot])
+        let json = try JSONSerialization.jsonObject(with: Data(status.standardOutput.utf8)) as? [String: Any]
+        let destinations = json?["destinations"] as? [[String: Any]]
+        let entry = destinations?.first?["status"] as? [String: Any]
+        #expect(entry?["published"] as? Int == 1, "\(status.standardOutput)")
+        #expect(entry?["queued"] as? Int == 0)
+        #expect(destinations?.first?["lag"] as? Int == 0)
+        let text = try Subprocess.checked(narsyncExecutable, ["status", "--state-dir", state, "--store-root", nix.storeRoot])
+        #expect(text.standardOutput.contains("published 1 paths"))
+    }
+}
+
+/// Polls a file:// cache while narsync publishes into it and records every moment it announced
+/// a path (narinfo present) whose NAR or referenced narinfos were missing.
+final class CacheInvariantChecker: @unchecked Sendable {
+    let cache: String
+    private let lock = NSLock()
+    private var running = true
+    private var seen = Set<String>()
+    private var found: [String] = []
+    private var thread: Thread?
+
+    init(cache: String) { self.cache = cache }
+
+    var violations: [String] { lock.withLock { found } }
+    var narInfosSeen: Int { lock.withLock { seen.count } }
+
+    func start() {
+        let thread = Thread { [self] in
+            while lock.withLock({ running }) {
+                check()
+                usleep(5_000)
+            }
+        }
+        self.thread = thread
+        thread.start()
+    }
+
+    func stop() {
+        lock.withLock { running = false }
+        usleep(20_000)
+        check()
+    }
+
+    private func check() {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: cache) else { return }
+        for name in names where name.hasSuffix(".narinfo") {
+            guard let text = try? String(contentsOfFile: "\(cache)/\(name)", encoding: .utf8) else { continue }
+            var problems: [String] = []
+            for line in text.split(separator: "\n") {
+                if line.hasPrefix("URL: "), !FileManager.default.fileExists(atPath: "\(cache)/\(line.dropFirst(5))") {
+                    problems.append("\(name): NAR \(line.dropFirst(5)) missing")
+                }
+                if line.hasPrefix("References: ") {
+                    for reference in line.dropFirst(12).split(separator: " ") {
+                        let narInfo = "\(reference.prefix(32)).narinfo"
+                        if !FileManager.default.fileExists(atPath: "\(cache)/\(narInfo)") {
+                            problems.append("\(name): reference \(reference) not announced")
+                        }
+                    }
+                }
+            }
+            lock.withLock {
+                seen.insert(name)
+                found += problems
+            }
+        }
+    }
+}
