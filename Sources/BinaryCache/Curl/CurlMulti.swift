@@ -1,0 +1,246 @@
+import CCurl
+import Foundation
+import Logging
+import Synchronization
+
+/// One dedicated thread driving every request of a destination through a curl multi handle:
+/// connections (and HTTP/2 streams) are reused across requests, many requests are in flight at
+/// once, and no curl call ever runs on Swift's cooperative pool.
+///
+/// Callers hand it `Exchange`s: `perform` blocks until the outcome, `start` calls back. The
+/// driver retries transient failures itself, after the `RetryPolicy`'s backoff.
+final class CurlMulti: Sendable {
+    private let driver: Driver
+
+    init(name: String, settings: TransferSettings, statistics: TransferStatistics, logger: Logger) {
+        CurlMulti.initializeCurl
+        driver = Driver(settings: settings, statistics: statistics, logger: logger)
+        let driver = self.driver
+        let thread = Thread { driver.run() }
+        thread.name = name
+        thread.start()
+    }
+
+    deinit { driver.stop() }
+
+    /// curl_global_init is not thread-safe; a static let runs it exactly once.
+    private static let initializeCurl: Void = { curl_global_init(ccurl_global_default()) }()
+
+    /// Sends `exchange`; its completion runs on the driver thread.
+    func start(_ exchange: Exchange) { driver.submit(exchange) }
+
+    /// Sends an exchange and blocks the calling thread until its outcome.
+    func perform(
+        label: String,
+        cancellation: Cancellation? = nil,
+        isTransient: @escaping @Sendable (HTTPResponse) -> Bool,
+        makeRequest: @escaping @Sendable () -> HTTPRequest
+    ) -> ExchangeOutcome {
+        begin(label: label, cancellation: cancellation, isTransient: isTransient, makeRequest: makeRequest).wait()
+    }
+
+    /// Sends an exchange; the caller waits for its outcome when it needs it.
+    func begin(
+        label: String,
+        cancellation: Cancellation? = nil,
+        isTransient: @escaping @Sendable (HTTPResponse) -> Bool,
+        makeRequest: @escaping @Sendable () -> HTTPRequest
+    ) -> PendingOutcome {
+        let pending = PendingOutcome()
+        start(Exchange(label: label, cancellation: cancellation, isTransient: isTransient, makeRequest: makeRequest) {
+            pending.fulfil($0)
+        })
+        return pending
+    }
+
+    /// Wakes the driver to act on cancelled exchanges or on new bytes of a streamed body.
+    func wake() { driver.wake() }
+}
+
+/// A one-shot hand-over of an outcome from the driver thread to a blocked caller.
+final class PendingOutcome: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var outcome: ExchangeOutcome?
+
+    func fulfil(_ value: ExchangeOutcome) {
+        condition.lock()
+        outcome = value
+        condition.signal()
+        condition.unlock()
+    }
+
+    func wait() -> ExchangeOutcome {
+        condition.lock()
+        defer { condition.unlock() }
+        while outcome == nil { condition.wait() }
+        return outcome!
+    }
+}
+
+/// The driver thread's state. Everything but `inbox` is touched only by that thread.
+private final class Driver: @unchecked Sendable {
+    private struct Inbox {
+        var submitted: [Exchange] = []
+        var isStopping = false
+    }
+
+    private let multi: UnsafeMutableRawPointer
+    private let settings: TransferSettings
+    private let statistics: TransferStatistics
+    private let logger: Logger
+    private let inbox = Mutex(Inbox())
+    private var active: [UnsafeMutableRawPointer: CurlAttempt] = [:]
+    private var waitingToRetry: [(due: ContinuousClock.Instant, exchange: Exchange)] = []
+
+    init(settings: TransferSettings, statistics: TransferStatistics, logger: Logger) {
+        guard let multi = curl_multi_init() else { fatalError("curl_multi_init failed: out of memory") }
+        self.multi = multi
+        self.settings = settings
+        self.statistics = statistics
+        self.logger = logger
+        ccurl_multi_setopt_long(multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
+    }
+
+    func submit(_ exchange: Exchange) {
+        let accepted = inbox.withLock { inbox in
+            guard !inbox.isStopping else { return false }
+            inbox.submitted.append(exchange)
+            return true
+        }
+        guard accepted else {
+            let failure = TransportFailure(code: 0, message: "the destination was closed", isTransient: false)
+            return exchange.completion(ExchangeOutcome(result: .failure(failure), attempts: 0))
+        }
+        wake()
+    }
+
+    func wake() { curl_multi_wakeup(multi) }
+
+    func stop() {
+        inbox.withLock { $0.isStopping = true }
+        wake()
+    }
+
+    func run() {
+        while true {
+            let (submitted, isStopping) = inbox.withLock { inbox in
+                defer { inbox.submitted.removeAll() }
+                return (inbox.submitted, inbox.isStopping)
+            }
+            if isStopping {
+                shutDown(abandoning: submitted)
+                return
+            }
+            submitted.forEach(startAttempt)
+            startDueRetries()
+            dropCancelled()
+            resumeReadableStreams()
+            var running: Int32 = 0
+            curl_multi_perform(multi, &running)
+            collectFinished()
+            curl_multi_poll(multi, nil, 0, pollTimeout(), nil)
+        }
+    }
+
+    private func startAttempt(_ exchange: Exchange) {
+        if exchange.cancellation?.isCancelled == true { return complete(exchange, with: .failure(cancelled)) }
+        exchange.attempts += 1
+        if exchange.firstAttemptStarted == nil { exchange.firstAttemptStarted = .now }
+        guard let attempt = CurlAttempt(exchange: exchange, request: exchange.makeRequest(), settings: settings) else {
+            let failure = TransportFailure(code: 0, message: "curl_easy_init failed", isTransient: false)
+            return complete(exchange, with: .failure(failure))
+        }
+        if let stream = attempt.streamBody { stream.setOnReadable { [weak self] in self?.wake() } }
+        statistics.recordRequest()
+        active[attempt.handle] = attempt
+        curl_multi_add_handle(multi, attempt.handle)
+    }
+
+    private func collectFinished() {
+        var remaining: Int32 = 0
+        while let message = curl_multi_info_read(multi, &remaining) {
+            guard message.pointee.msg == CURLMSG_DONE, let handle = message.pointee.easy_handle,
+                let attempt = active.removeValue(forKey: handle)
+            else { continue }
+            let code = message.pointee.data.result
+            curl_multi_remove_handle(multi, handle)
+            attempt.streamBody?.close()
+            finish(attempt.exchange, with: attempt.finish(code: code, statistics: statistics), streamed: attempt.streamBody != nil)
+        }
+    }
+
+    /// Completes the exchange, or schedules it again if the failure is transient and the
+    /// retry policy allows another attempt.
+    private func finish(_ exchange: Exchange, with result: Result<HTTPResponse, TransportFailure>, streamed: Bool) {
+        let reason: String
+        var retryAfter: Duration?
+        switch result {
+        case .success(let response) where exchange.isTransient(response):
+            reason = "HTTP \(response.status)"
+            retryAfter = RetryPolicy.parseRetryAfter(response.header("retry-after"))
+        case .failure(let failure) where failure.isTransient:
+            reason = failure.message
+        default:
+            return complete(exchange, with: result)
+        }
+        let elapsed = ContinuousClock.now - (exchange.firstAttemptStarted ?? .now)
+        guard !streamed, exchange.cancellation?.isCancelled != true,
+            let delay = settings.retry.delay(after: exchange.attempts, elapsed: elapsed, retryAfter: retryAfter)
+        else { return complete(exchange, with: result) }
+        statistics.recordRetry()
+        logger.notice("retrying \(exchange.label) in \(delay): attempt \(exchange.attempts) failed: \(reason)")
+        waitingToRetry.append((.now + delay, exchange))
+    }
+
+    private func complete(_ exchange: Exchange, with result: Result<HTTPResponse, TransportFailure>) {
+        exchange.completion(ExchangeOutcome(result: result, attempts: exchange.attempts))
+    }
+
+    private var cancelled: TransportFailure {
+        TransportFailure(code: 0, message: "cancelled", isTransient: false, isCancellation: true)
+    }
+
+    private func startDueRetries() {
+        let now = ContinuousClock.now
+        let due = waitingToRetry.filter { $0.due <= now || $0.exchange.cancellation?.isCancelled == true }
+        guard !due.isEmpty else { return }
+        waitingToRetry.removeAll { $0.due <= now || $0.exchange.cancellation?.isCancelled == true }
+        due.forEach { startAttempt($0.exchange) }
+    }
+
+    private func dropCancelled() {
+        for (handle, attempt) in active where attempt.exchange.cancellation?.isCancelled == true {
+            active[handle] = nil
+            curl_multi_remove_handle(multi, handle)
+            attempt.streamBody?.close()
+            complete(attempt.exchange, with: .failure(cancelled))
+        }
+    }
+
+    private func resumeReadableStreams() {
+        for attempt in active.values where attempt.isPausedForBody && attempt.streamBody?.isReadable == true {
+            attempt.isPausedForBody = false
+            curl_easy_pause(attempt.handle, ccurl_pause_continue())
+        }
+    }
+
+    /// Milliseconds until curl needs attention at the latest: the next retry, or a second.
+    private func pollTimeout() -> Int32 {
+        guard let next = waitingToRetry.map(\.due).min() else { return 1000 }
+        let wait = max(.zero, next - .now)
+        return Int32(min(1000, wait.milliseconds + 1))
+    }
+
+    private func shutDown(abandoning submitted: [Exchange]) {
+        let closed = TransportFailure(code: 0, message: "the destination was closed", isTransient: false)
+        for attempt in active.values {
+            curl_multi_remove_handle(multi, attempt.handle)
+            attempt.streamBody?.close()
+            complete(attempt.exchange, with: .failure(closed))
+        }
+        active.removeAll()
+        (submitted + waitingToRetry.map(\.exchange)).forEach { complete($0, with: .failure(closed)) }
+        waitingToRetry.removeAll()
+        curl_multi_cleanup(multi)
+    }
+}
