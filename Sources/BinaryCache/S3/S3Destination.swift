@@ -7,7 +7,7 @@
 public final class S3Destination: BinaryCacheDestination, TransferStatisticsReporting {
     public let location: S3Location
     public let statistics: TransferStatistics
-    private let client: S3Client
+    let client: S3Client
     private let partSize: Int
     private let window: PartWindow
 

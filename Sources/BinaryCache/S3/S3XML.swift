@@ -60,6 +60,11 @@ struct S3ErrorBody: Equatable {
     var message: String?
 
     init?(_ body: [UInt8]) {
+        // Error bodies are small XML; objects (a NAR being read) are neither, and decoding
+        // megabytes of them as text would be waste.
+        guard body.count <= 64 * 1024, let first = body.first(where: { $0 > 0x20 }), first == UInt8(ascii: "<") else {
+            return nil
+        }
         let text = Substring(String(decoding: body, as: UTF8.self))
         guard let error = S3XML.elements("Error", in: text).first, let code = S3XML.value("Code", in: error) else { return nil }
         self.code = code
