@@ -6,126 +6,110 @@ import TestSupport
 /// S3 destinations against moto with signature checking on: every request here is signed
 /// with SigV4 and verified by moto.
 @Suite(.moto) struct S3DestinationTests {
-    @Test func smallObjectsRoundTripWithNixContentTypes() async throws {
+    @Test func smallObjectsRoundTripWithNixContentTypes() throws {
         let moto = try SharedMoto.required
-        try await onThread {
-            let destination = try moto.makeBucket()
-            let info = Array("StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n".utf8)
-            try destination.put(key: "nix-cache-info", contents: info, contentType: ContentType.cacheInfo)
-            try destination.put(key: "abc.narinfo", contents: Array("StorePath: x\n".utf8), contentType: ContentType.narInfo)
-            #expect(try destination.read(key: "nix-cache-info") == info)
-            #expect(try destination.read(key: "missing.narinfo") == nil)
-            #expect(try destination.exists(key: "abc.narinfo"))
-            #expect(try !destination.exists(key: "missing.narinfo"))
-            let head = try destination.client.perform(.init(operation: "check", method: "HEAD", key: "abc.narinfo"))
-            #expect(head.header("content-type") == ContentType.narInfo)
-            let cacheInfo = try destination.client.perform(.init(operation: "check", method: "HEAD", key: "nix-cache-info"))
-            #expect(cacheInfo.header("content-type") == ContentType.cacheInfo)
-        }
+        let destination = try moto.makeBucket()
+        let info = Array("StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n".utf8)
+        try destination.put(key: "nix-cache-info", contents: info, contentType: ContentType.cacheInfo)
+        try destination.put(key: "abc.narinfo", contents: Array("StorePath: x\n".utf8), contentType: ContentType.narInfo)
+        #expect(try destination.read(key: "nix-cache-info") == info)
+        #expect(try destination.read(key: "missing.narinfo") == nil)
+        #expect(try destination.exists(key: "abc.narinfo"))
+        #expect(try !destination.exists(key: "missing.narinfo"))
+        let head = try destination.client.perform(.init(operation: "check", method: "HEAD", key: "abc.narinfo"))
+        #expect(head.header("content-type") == ContentType.narInfo)
+        let cacheInfo = try destination.client.perform(.init(operation: "check", method: "HEAD", key: "nix-cache-info"))
+        #expect(cacheInfo.header("content-type") == ContentType.cacheInfo)
     }
 
-    @Test func listingFollowsPagesAndKeepsOnlyTheSuffix() async throws {
+    @Test func listingFollowsPagesAndKeepsOnlyTheSuffix() throws {
         let moto = try SharedMoto.required
-        try await onThread {
-            let destination = try moto.makeBucket()
-            let hashes = (0..<12).map { String(format: "%032d", $0) }
-            for hash in hashes {
-                try destination.put(key: "\(hash).narinfo", contents: [1], contentType: ContentType.narInfo)
-                try destination.put(key: "nar/\(hash).nar.zst", contents: [2], contentType: ContentType.nar)
-            }
-            let requestsBefore = destination.statistics.requests
-            let keys = try destination.listKeys(suffix: ".narinfo")
-            #expect(keys == Set(hashes.map { "\($0).narinfo" }))
-            // moto lists 5 keys a page here: 24 keys take 5 requests.
-            #expect(destination.statistics.requests - requestsBefore == 5)
+        let destination = try moto.makeBucket()
+        let hashes = (0..<12).map { String(format: "%032d", $0) }
+        for hash in hashes {
+            try destination.put(key: "\(hash).narinfo", contents: [1], contentType: ContentType.narInfo)
+            try destination.put(key: "nar/\(hash).nar.zst", contents: [2], contentType: ContentType.nar)
         }
+        let requestsBefore = destination.statistics.requests
+        let keys = try destination.listKeys(suffix: ".narinfo")
+        #expect(keys == Set(hashes.map { "\($0).narinfo" }))
+        // moto lists 5 keys a page here: 24 keys take 5 requests.
+        #expect(destination.statistics.requests - requestsBefore == 5)
     }
 
-    @Test func objectSmallerThanAPartIsOnePut() async throws {
+    @Test func objectSmallerThanAPartIsOnePut() throws {
         let moto = try SharedMoto.required
-        try await onThread {
-            let destination = try moto.makeBucket()
-            let bytes = pseudoRandomBytes(300_000, seed: 1)
-            let before = destination.statistics.requests
-            try stream(bytes, into: destination.beginUpload(key: "nar/small.nar.zst", contentType: ContentType.nar, journal: nil))
-            #expect(destination.statistics.requests - before == 1)
-            #expect(try destination.read(key: "nar/small.nar.zst") == bytes)
-        }
+        let destination = try moto.makeBucket()
+        let bytes = pseudoRandomBytes(300_000, seed: 1)
+        let before = destination.statistics.requests
+        try stream(bytes, into: destination.beginUpload(key: "nar/small.nar.zst", contentType: ContentType.nar, journal: nil))
+        #expect(destination.statistics.requests - before == 1)
+        #expect(try destination.read(key: "nar/small.nar.zst") == bytes)
     }
 
-    @Test func objectLargerThanAPartGoesMultipartAndArrivesWhole() async throws {
+    @Test func objectLargerThanAPartGoesMultipartAndArrivesWhole() throws {
         let moto = try SharedMoto.required
-        try await onThread {
-            let destination = try moto.makeBucket()
-            let bytes = pseudoRandomBytes(13 << 20, seed: 2)  // 5 + 5 + 3 MiB
-            let before = destination.statistics.requests
-            try stream(bytes, into: destination.beginUpload(key: "nar/big.nar.zst", contentType: ContentType.nar, journal: nil))
-            // Create, three parts, complete.
-            #expect(destination.statistics.requests - before == 5)
-            #expect(try destination.read(key: "nar/big.nar.zst") == bytes)
-            let head = try destination.client.perform(.init(operation: "check", method: "HEAD", key: "nar/big.nar.zst"))
-            #expect(head.header("content-type") == ContentType.nar)
-            #expect(try destination.multipartUploads().isEmpty)
-        }
+        let destination = try moto.makeBucket()
+        let bytes = pseudoRandomBytes(13 << 20, seed: 2)  // 5 + 5 + 3 MiB
+        let before = destination.statistics.requests
+        try stream(bytes, into: destination.beginUpload(key: "nar/big.nar.zst", contentType: ContentType.nar, journal: nil))
+        // Create, three parts, complete.
+        #expect(destination.statistics.requests - before == 5)
+        #expect(try destination.read(key: "nar/big.nar.zst") == bytes)
+        let head = try destination.client.perform(.init(operation: "check", method: "HEAD", key: "nar/big.nar.zst"))
+        #expect(head.header("content-type") == ContentType.nar)
+        #expect(try destination.multipartUploads().isEmpty)
     }
 
-    @Test func abortedUploadLeavesNoObjectAndNoParts() async throws {
+    @Test func abortedUploadLeavesNoObjectAndNoParts() throws {
         let moto = try SharedMoto.required
-        try await onThread {
-            let destination = try moto.makeBucket()
-            let upload = try destination.beginUpload(key: "nar/aborted.nar.zst", contentType: ContentType.nar, journal: nil)
-            try stream(pseudoRandomBytes(11 << 20, seed: 3), into: upload, commit: false)
-            #expect(try destination.multipartUploads().count == 1)
-            upload.abort()
-            #expect(try destination.multipartUploads().isEmpty)
-            #expect(try !destination.exists(key: "nar/aborted.nar.zst"))
-        }
+        let destination = try moto.makeBucket()
+        let upload = try destination.beginUpload(key: "nar/aborted.nar.zst", contentType: ContentType.nar, journal: nil)
+        try stream(pseudoRandomBytes(11 << 20, seed: 3), into: upload, commit: false)
+        #expect(try destination.multipartUploads().count == 1)
+        upload.abort()
+        #expect(try destination.multipartUploads().isEmpty)
+        #expect(try !destination.exists(key: "nar/aborted.nar.zst"))
     }
 
-    @Test func wrongSecretFailsAtOnceNamingSignatureDoesNotMatch() async throws {
+    @Test func wrongSecretFailsAtOnceNamingSignatureDoesNotMatch() throws {
         let moto = try SharedMoto.required
-        try await onThread {
-            let good = try moto.makeBucket()
-            let bad = try S3Destination(url: moto.url(bucket: good.location.bucket), options: moto.options(secret: "not-the-secret"))
-            let error = #expect(throws: DestinationError.self) {
-                try bad.put(key: "abc.narinfo", contents: [1], contentType: ContentType.narInfo)
-            }
-            guard let error else { return }
-            #expect(error.reason == .status(403, code: "SignatureDoesNotMatch", message: error.reason.message))
-            #expect(error.attempts == 1)
-            #expect(!error.isTransient)
-            let text = error.description
-            #expect(text.contains("s3://\(good.location.bucket)/abc.narinfo"))
-            #expect(text.contains("403") && text.contains("SignatureDoesNotMatch"))
-            #expect(text.contains(moto.credentials.accessKeyID))
-            #expect(!text.contains("not-the-secret") && !text.contains(moto.credentials.secretAccessKey))
-            // A HEAD's 403 has no body; exists() asks again to tell a bad key from a missing one.
-            #expect(throws: DestinationError.self) { try bad.exists(key: "abc.narinfo") }
+        let good = try moto.makeBucket()
+        let bad = try S3Destination(url: moto.url(bucket: good.location.bucket), options: moto.options(secret: "not-the-secret"))
+        let error = #expect(throws: DestinationError.self) {
+            try bad.put(key: "abc.narinfo", contents: [1], contentType: ContentType.narInfo)
         }
+        guard let error else { return }
+        #expect(error.reason == .status(403, code: "SignatureDoesNotMatch", message: error.reason.message))
+        #expect(error.attempts == 1)
+        #expect(!error.isTransient)
+        let text = error.description
+        #expect(text.contains("s3://\(good.location.bucket)/abc.narinfo"))
+        #expect(text.contains("403") && text.contains("SignatureDoesNotMatch"))
+        #expect(text.contains(moto.credentials.accessKeyID))
+        #expect(!text.contains("not-the-secret") && !text.contains(moto.credentials.secretAccessKey))
+        // A HEAD's 403 has no body; exists() asks again to tell a bad key from a missing one.
+        #expect(throws: DestinationError.self) { try bad.exists(key: "abc.narinfo") }
     }
 
-    @Test func missingBucketIsNamedWithAdvice() async throws {
+    @Test func missingBucketIsNamedWithAdvice() throws {
         let moto = try SharedMoto.required
-        try await onThread {
-            let destination = try S3Destination(url: moto.url(bucket: "narsync-no-such-bucket"), options: moto.options())
-            let error = #expect(throws: DestinationError.self) {
-                try destination.put(key: "nix-cache-info", contents: [1], contentType: ContentType.cacheInfo)
-            }
-            #expect(error?.reason == .status(404, code: "NoSuchBucket", message: error?.reason.message))
-            #expect(error?.description.contains("create the bucket") == true)
-        }
-    }
-
-    @Test func madeByTheFactoryFromANixStoreURL() async throws {
-        let moto = try SharedMoto.required
-        try await onThread {
-            let bucket = try moto.makeBucket().location.bucket
-            let destination = try makeDestination(url: moto.url(bucket: bucket) + "&compression=zstd", options: moto.options())
-            #expect(destination is S3Destination)
-            #expect(destination.description == "s3://\(bucket)")
+        let destination = try S3Destination(url: moto.url(bucket: "narsync-no-such-bucket"), options: moto.options())
+        let error = #expect(throws: DestinationError.self) {
             try destination.put(key: "nix-cache-info", contents: [1], contentType: ContentType.cacheInfo)
-            #expect(try destination.exists(key: "nix-cache-info"))
         }
+        #expect(error?.reason == .status(404, code: "NoSuchBucket", message: error?.reason.message))
+        #expect(error?.description.contains("create the bucket") == true)
+    }
+
+    @Test func madeByTheFactoryFromANixStoreURL() throws {
+        let moto = try SharedMoto.required
+        let bucket = try moto.makeBucket().location.bucket
+        let destination = try makeDestination(url: moto.url(bucket: bucket) + "&compression=zstd", options: moto.options())
+        #expect(destination is S3Destination)
+        #expect(destination.description == "s3://\(bucket)")
+        try destination.put(key: "nix-cache-info", contents: [1], contentType: ContentType.cacheInfo)
+        #expect(try destination.exists(key: "nix-cache-info"))
     }
 }
 

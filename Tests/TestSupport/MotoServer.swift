@@ -149,8 +149,9 @@ public final class MotoServer: @unchecked Sendable {
     }
 }
 
-/// Runs blocking work (curl, servers) on a thread of its own, so that tests waiting for it
-/// leave Swift's small cooperative pool free.
+/// Runs blocking harness work (starting servers) on a thread of its own, leaving Swift's small
+/// cooperative pool free. Not for `#expect`: issues recorded off the test's task belong to
+/// no test.
 public func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         Thread { continuation.resume(with: Result { try body() }) }.start()
