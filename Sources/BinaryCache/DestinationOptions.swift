@@ -13,7 +13,7 @@ public struct DestinationOptions: Sendable {
     public var partsInFlight: Int
     public var retry: RetryPolicy
     public var connectTimeout: Duration
-    /// A request that moves no byte for this long is dropped and retried. Whole seconds.
+    /// A request that moves no byte for this long is dropped and retried.
     public var stallTimeout: Duration
     /// HTTP destinations: a file holding a bearer token, sent as `Authorization: Bearer`.
     public var bearerTokenFile: String?

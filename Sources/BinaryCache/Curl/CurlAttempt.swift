@@ -5,7 +5,7 @@ import Foundation
 struct TransferSettings: Sendable {
     var connectTimeout: Duration
     /// A request that moves no byte for this long is dropped (and retried): a stalled
-    /// connection, not a slow one. Whole seconds.
+    /// connection, not a slow one.
     var stallTimeout: Duration
     /// curl reads credentials for the host from this netrc file, if set.
     var netrcFile: String?
@@ -25,6 +25,8 @@ final class CurlAttempt {
     private var bodyOffset = 0
     private var responseHeaders: [String: String] = [:]
     private var responseBody: [UInt8] = []
+    private var lastProgress = ContinuousClock.now
+    private var bytesMoved: curl_off_t = 0
 
     init?(exchange: Exchange, request: HTTPRequest, settings: TransferSettings) {
         guard let handle = curl_easy_init() else { return nil }
@@ -55,8 +57,6 @@ final class CurlAttempt {
         ccurl_easy_setopt_long(handle, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
         ccurl_easy_setopt_long(handle, CURLOPT_PIPEWAIT, 1)
         ccurl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(settings.connectTimeout.milliseconds))
-        ccurl_easy_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1)
-        ccurl_easy_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, max(1, Int(settings.stallTimeout.components.seconds)))
         ccurl_easy_setopt_long(handle, CURLOPT_UPLOAD_BUFFERSIZE, 512 * 1024)
         if let netrc = settings.netrcFile {
             ccurl_easy_setopt_long(handle, CURLOPT_NETRC, Int(CURL_NETRC_OPTIONAL.rawValue))
@@ -142,12 +142,22 @@ final class CurlAttempt {
         responseBody.append(contentsOf: bytes)
     }
 
-    /// The attempt's outcome once curl reports it done with `code`.
-    func finish(code: CURLcode, statistics: TransferStatistics) -> Result<HTTPResponse, TransportFailure> {
+    /// Whether no byte went either way for `timeout`. curl's own low-speed limit averages over
+    /// seconds and so misses a stall right after a fast upload; counting bytes does not.
+    func hasStalled(now: ContinuousClock.Instant, timeout: Duration) -> Bool {
         var sent: curl_off_t = 0, received: curl_off_t = 0
         ccurl_easy_getinfo_off(handle, CURLINFO_SIZE_UPLOAD_T, &sent)
         ccurl_easy_getinfo_off(handle, CURLINFO_SIZE_DOWNLOAD_T, &received)
-        statistics.recordTransferred(sent: Int(sent), received: Int(received))
+        if sent + received != bytesMoved || isPausedForBody {
+            bytesMoved = sent + received
+            lastProgress = now
+        }
+        return now - lastProgress > timeout
+    }
+
+    /// The attempt's outcome once curl reports it done with `code`.
+    func finish(code: CURLcode, statistics: TransferStatistics) -> Result<HTTPResponse, TransportFailure> {
+        recordTraffic(in: statistics)
         guard code == CURLE_OK else {
             let detail = errorBuffer[0] != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(code))
             return .failure(TransportFailure(code: Int(code.rawValue), message: detail, isTransient: Self.isTransient(code)))
@@ -155,6 +165,14 @@ final class CurlAttempt {
         var status = 0
         ccurl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         return .success(HTTPResponse(status: status, headers: responseHeaders, body: responseBody))
+    }
+
+    /// Adds the bytes this attempt moved to `statistics`.
+    func recordTraffic(in statistics: TransferStatistics) {
+        var sent: curl_off_t = 0, received: curl_off_t = 0
+        ccurl_easy_getinfo_off(handle, CURLINFO_SIZE_UPLOAD_T, &sent)
+        ccurl_easy_getinfo_off(handle, CURLINFO_SIZE_DOWNLOAD_T, &received)
+        statistics.recordTransferred(sent: Int(sent), received: Int(received))
     }
 
     /// Failures that another attempt may not meet: timeouts, refused, reset or dropped connections.

@@ -134,6 +134,7 @@ private final class Driver: @unchecked Sendable {
             submitted.forEach(startAttempt)
             startDueRetries()
             dropCancelled()
+            dropStalled()
             resumeReadableStreams()
             var running: Int32 = 0
             curl_multi_perform(multi, &running)
@@ -217,6 +218,19 @@ private final class Driver: @unchecked Sendable {
         }
     }
 
+    private func dropStalled() {
+        let now = ContinuousClock.now
+        for (handle, attempt) in active where attempt.hasStalled(now: now, timeout: settings.stallTimeout) {
+            active[handle] = nil
+            curl_multi_remove_handle(multi, handle)
+            attempt.streamBody?.close()
+            let stalled = TransportFailure(
+                code: Int(CURLE_OPERATION_TIMEDOUT.rawValue), message: "no data moved for \(settings.stallTimeout)", isTransient: true)
+            attempt.recordTraffic(in: statistics)
+            finish(attempt.exchange, with: .failure(stalled), streamed: attempt.streamBody != nil)
+        }
+    }
+
     private func resumeReadableStreams() {
         for attempt in active.values where attempt.isPausedForBody && attempt.streamBody?.isReadable == true {
             attempt.isPausedForBody = false
@@ -224,11 +238,13 @@ private final class Driver: @unchecked Sendable {
         }
     }
 
-    /// Milliseconds until curl needs attention at the latest: the next retry, or a second.
+    /// Milliseconds until the driver needs to look again at the latest: the next retry, or a
+    /// tenth of the stall timeout while requests are under way, or a second.
     private func pollTimeout() -> Int32 {
-        guard let next = waitingToRetry.map(\.due).min() else { return 1000 }
-        let wait = max(.zero, next - .now)
-        return Int32(min(1000, wait.milliseconds + 1))
+        var wait = Duration.seconds(1)
+        if !active.isEmpty { wait = min(wait, settings.stallTimeout / 10) }
+        if let next = waitingToRetry.map(\.due).min() { wait = min(wait, max(.zero, next - .now)) }
+        return Int32(wait.milliseconds + 1)
     }
 
     private func shutDown(abandoning submitted: [Exchange]) {
