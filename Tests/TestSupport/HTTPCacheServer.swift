@@ -8,7 +8,7 @@ public final class HTTPCacheServer: @unchecked Sendable {
     public let requiredAuthorization: String?
     private var listener: LoopbackListener!
     private let lock = NSLock()
-    private var methodCounts: [String: Int] = [:]
+    private var received: [HTTPHead] = []
 
     public init(directory: String, requiredAuthorization: String? = nil) throws {
         self.directory = directory
@@ -21,16 +21,16 @@ public final class HTTPCacheServer: @unchecked Sendable {
     public var port: Int { listener.port }
     public var url: String { "http://127.0.0.1:\(port)" }
 
-    /// Requests answered so far with this method, refused ones included.
-    public func requests(_ method: String) -> Int {
-        lock.withLock { methodCounts[method] ?? 0 }
+    /// The heads of the requests received so far with this method, refused ones included.
+    public func requests(_ method: String) -> [HTTPHead] {
+        lock.withLock { received.filter { $0.method == method } }
     }
 
     public func stop() { listener.stop() }
 
     private func serve(_ connection: SocketConnection) {
         while let head = try? connection.readHead() {
-            lock.withLock { methodCounts[head.method, default: 0] += 1 }
+            lock.withLock { received.append(head) }
             do {
                 try answer(head, on: connection)
             } catch {
