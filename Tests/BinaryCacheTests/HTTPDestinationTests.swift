@@ -39,7 +39,19 @@ import TestSupport
         #expect(try destination.listKeys(suffix: ".narinfo") == nil)
     }
 
-    @Test func smallUploadIsOnePutWithRetries() throws {
+    @Test func requestsReuseOneConnection() throws {
+        let server = try HTTPCacheServer(directory: directory.path)
+        defer { server.stop() }
+        let destination = try HTTPDestination(url: server.url, options: options())
+        for index in 0..<10 {
+            try destination.put(key: "\(index).narinfo", contents: [UInt8(index)], contentType: ContentType.narInfo)
+            #expect(try destination.exists(key: "\(index).narinfo"))
+        }
+        #expect(server.requests("PUT").count == 10)
+        #expect(server.connectionsAccepted == 1)
+    }
+
+    @Test func smallUploadIsOnePut() throws {
         let server = try HTTPCacheServer(directory: directory.path)
         defer { server.stop() }
         let destination = try HTTPDestination(url: server.url, options: options())

@@ -105,11 +105,28 @@ import TestSupport
     @Test func madeByTheFactoryFromANixStoreURL() throws {
         let moto = try SharedMoto.required
         let bucket = try moto.makeBucket().location.bucket
-        let destination = try makeDestination(url: moto.url(bucket: bucket) + "&compression=zstd", options: moto.options())
-        #expect(destination is S3Destination)
+        let url = moto.url(bucket: bucket) + "&compression=zstd&storage-class=STANDARD_IA"
+        let destination = try #require(try makeDestination(url: url, options: moto.options()) as? S3Destination)
         #expect(destination.description == "s3://\(bucket)")
         try destination.put(key: "nix-cache-info", contents: [1], contentType: ContentType.cacheInfo)
-        #expect(try destination.exists(key: "nix-cache-info"))
+        let head = try destination.client.perform(.init(operation: "check", method: "HEAD", key: "nix-cache-info"))
+        #expect(head.header("x-amz-storage-class") == "STANDARD_IA")
+    }
+
+    @Test func twoWritersOfOneKeyLeaveOneWholeObject() throws {
+        // Two narsync instances upload the same NAR at once: its key names its content, so
+        // whichever completes last leaves the same bytes, and neither leaves parts behind.
+        let moto = try SharedMoto.required
+        let first = try moto.makeBucket()
+        let second = try S3Destination(url: moto.url(bucket: first.location.bucket), options: moto.options())
+        let bytes = pseudoRandomBytes(12 << 20, seed: 4)
+        let uploads = try [first, second].map {
+            try $0.beginUpload(key: "nar/shared.nar.zst", contentType: ContentType.nar, journal: InMemoryJournal())
+        }
+        for upload in uploads { try stream(bytes, into: upload, commit: false) }
+        for upload in uploads { try upload.commit() }
+        #expect(try first.read(key: "nar/shared.nar.zst") == bytes)
+        #expect(try first.multipartUploads().isEmpty)
     }
 }
 

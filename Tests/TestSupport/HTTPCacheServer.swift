@@ -20,6 +20,7 @@ public final class HTTPCacheServer: @unchecked Sendable {
 
     public var port: Int { listener.port }
     public var url: String { "http://127.0.0.1:\(port)" }
+    public var connectionsAccepted: Int { listener.connectionsAccepted }
 
     /// The heads of the requests received so far with this method, refused ones included.
     public func requests(_ method: String) -> [HTTPHead] {

@@ -8,6 +8,7 @@ public final class LoopbackListener: @unchecked Sendable {
     private let lock = NSLock()
     private var open: [Int32: SocketConnection] = [:]
     private var isStopped = false
+    private var accepted = 0
 
     public init(handler: @escaping @Sendable (SocketConnection) -> Void) throws {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -41,6 +42,9 @@ public final class LoopbackListener: @unchecked Sendable {
         return boundPort(probe)
     }
 
+    /// Connections accepted so far: fewer than requests when clients reuse connections.
+    public var connectionsAccepted: Int { lock.withLock { accepted } }
+
     /// Stops accepting and drops every open connection.
     public func stop() {
         lock.lock()
@@ -68,6 +72,7 @@ public final class LoopbackListener: @unchecked Sendable {
                 return
             }
             open[client] = connection
+            accepted += 1
             lock.unlock()
             Thread { [self] in
                 handler(connection)

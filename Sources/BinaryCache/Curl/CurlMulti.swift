@@ -105,20 +105,28 @@ private final class Driver: @unchecked Sendable {
         let accepted = inbox.withLock { inbox in
             guard !inbox.isStopping else { return false }
             inbox.submitted.append(exchange)
+            curl_multi_wakeup(multi)
             return true
         }
         guard accepted else {
             let failure = TransportFailure(code: 0, message: "the destination was closed", isTransient: false)
             return exchange.completion(ExchangeOutcome(result: .failure(failure), attempts: 0))
         }
-        wake()
     }
 
-    func wake() { curl_multi_wakeup(multi) }
+    /// Wakes the driver from `curl_multi_poll`. Under the lock, so that no wake-up reaches
+    /// the multi handle once the driver, having seen `isStopping`, may have cleaned it up.
+    func wake() {
+        inbox.withLock { inbox in
+            if !inbox.isStopping { curl_multi_wakeup(multi) }
+        }
+    }
 
     func stop() {
-        inbox.withLock { $0.isStopping = true }
-        wake()
+        inbox.withLock { inbox in
+            inbox.isStopping = true
+            curl_multi_wakeup(multi)
+        }
     }
 
     func run() {

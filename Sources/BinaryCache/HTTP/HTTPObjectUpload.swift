@@ -9,6 +9,8 @@ final class HTTPObjectUpload: ObjectUpload {
     private var buffer: [UInt8] = []
     private var streaming: (body: BodyStream, outcome: PendingOutcome, cancellation: Cancellation)?
     private var isFinished = false
+    /// Why the upload failed; writing on after a failure throws it again.
+    private var failure: Error?
 
     init(destination: HTTPDestination, key: String, contentType: String) {
         self.destination = destination
@@ -21,6 +23,7 @@ final class HTTPObjectUpload: ObjectUpload {
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
+        if let failure { throw failure }
         precondition(!isFinished, "write after commit or abort")
         if streaming == nil {
             if buffer.count + bytes.count <= destination.streamingThreshold {
@@ -32,10 +35,15 @@ final class HTTPObjectUpload: ObjectUpload {
         guard let streaming, !streaming.body.write(bytes) else { return }
         // The server answered, or the connection dropped, before the body was complete.
         isFinished = true
-        _ = try destination.check(streaming.outcome.wait(), operation: "upload", key: key)
-        throw DestinationError(
-            operation: "upload", location: "\(destination)/\(key)",
-            reason: .invalidResponse("the server answered before the upload was complete"))
+        do {
+            _ = try destination.check(streaming.outcome.wait(), operation: "upload", key: key)
+            throw DestinationError(
+                operation: "upload", location: "\(destination)/\(key)",
+                reason: .invalidResponse("the server answered before the upload was complete"))
+        } catch {
+            failure = error
+            throw error
+        }
     }
 
     private func startStreaming() {
@@ -50,6 +58,7 @@ final class HTTPObjectUpload: ObjectUpload {
     }
 
     func commit() throws {
+        if let failure { throw failure }
         precondition(!isFinished, "commit after commit or abort")
         isFinished = true
         guard let streaming else {

@@ -99,7 +99,7 @@ final class S3Client: Sendable {
             return DestinationError(
                 operation: call.operation, location: name, reason: .transport(failure.message), attempts: outcome.attempts,
                 isTransient: failure.isTransient,
-                hint: failure.isTransient ? "check that \(location.scheme)://\(location.endpoint) is reachable; narsync retries on its next run" : nil)
+                hint: failure.isTransient ? "check that \(location.scheme)://\(location.endpoint) is reachable" : nil)
         case .success(let response):
             let body = S3ErrorBody(response.body)
             return DestinationError(
@@ -131,7 +131,7 @@ final class S3Client: Sendable {
         default:
             if status == 403 { return "check \(credentials) and its permissions on bucket \(location.bucket)" }
             if status == 301 { return "the bucket is in another region\(regionHeader.map { " (\($0))" } ?? ""): set region= in the store URL" }
-            if RetryPolicy.isTransient(status: status, errorCode: code) { return "S3 kept failing; narsync retries on its next run" }
+            if RetryPolicy.isTransient(status: status, errorCode: code) { return "S3 kept failing; try again later" }
             return nil
         }
     }

@@ -18,6 +18,8 @@ final class S3ObjectUpload: ObjectUpload {
     private let tracker: PartTracker
     private let cancellation = Cancellation()
     private var state = State.writing
+    /// Why the upload failed; writing on after a failure throws it again.
+    private var failure: Error?
     private var buffer: [UInt8] = []
     private var nextPart = 1
     private var uploadID: String?
@@ -59,6 +61,7 @@ final class S3ObjectUpload: ObjectUpload {
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
+        if let failure { throw failure }
         precondition(state == .writing, "write after commit or abort")
         var offset = 0
         while offset < bytes.count {
@@ -72,6 +75,7 @@ final class S3ObjectUpload: ObjectUpload {
     }
 
     func commit() throws {
+        if let failure { throw failure }
         precondition(state == .writing, "commit after commit or abort")
         try failing {
             if nextPart == 1 {
@@ -103,6 +107,7 @@ final class S3ObjectUpload: ObjectUpload {
         do {
             try body()
         } catch {
+            failure = error
             abort()
             throw error
         }
