@@ -64,7 +64,7 @@ extension S3Client {
         let body = Array("<CompleteMultipartUpload>\(list.joined())</CompleteMultipartUpload>".utf8)
         let call = Call(
             operation: "complete the upload of", method: "POST", key: key, query: [("uploadId", uploadID)],
-            headers: [("content-type", "application/xml")], body: body)
+            headers: [("content-type", "application/xml")], body: body, mayFailWithStatus200: true)
         do {
             // S3 may answer 200 and still fail, with the error in the body.
             let response = try perform(call)

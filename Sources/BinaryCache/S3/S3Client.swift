@@ -21,6 +21,8 @@ final class S3Client: Sendable {
         var body: [UInt8] = []
         /// Hex SHA-256 of `body`, when the caller has it already.
         var payloadHash: String?
+        /// CompleteMultipartUpload may answer 200 and put its error in the body.
+        var mayFailWithStatus200 = false
     }
 
     init(location: S3Location, credentials: S3Credentials, curl: CurlMulti) {
@@ -33,7 +35,7 @@ final class S3Client: Sendable {
     /// lookups).
     func perform(_ call: Call, accepting: Set<Int> = []) throws -> HTTPResponse {
         let outcome = curl.perform(
-            label: label(call), isTransient: Self.isTransient, makeRequest: makeRequest(call, payloadHash: hash(call)))
+            label: label(call), isTransient: isTransient(call), makeRequest: makeRequest(call, payloadHash: hash(call)))
         if case .success(let response) = outcome.result, response.isSuccess || accepting.contains(response.status) {
             return response
         }
@@ -46,7 +48,7 @@ final class S3Client: Sendable {
         completion: @escaping @Sendable (Result<HTTPResponse, DestinationError>) -> Void
     ) {
         let exchange = Exchange(
-            label: label(call), cancellation: cancellation, isTransient: Self.isTransient,
+            label: label(call), cancellation: cancellation, isTransient: isTransient(call),
             makeRequest: makeRequest(call, payloadHash: hash(call))
         ) { [self] outcome in
             if case .success(let response) = outcome.result, response.isSuccess { return completion(.success(response)) }
@@ -77,8 +79,14 @@ final class S3Client: Sendable {
         }
     }
 
-    @Sendable static func isTransient(_ response: HTTPResponse) -> Bool {
-        RetryPolicy.isTransient(status: response.status, errorCode: S3ErrorBody(response.body)?.code)
+    /// Whether an answer to `call` is worth sending it again for. A successful answer's body
+    /// is an object, not an error, unless the call is one S3 fails with 200.
+    private func isTransient(_ call: Call) -> @Sendable (HTTPResponse) -> Bool {
+        let readsErrorsIn200 = call.mayFailWithStatus200
+        return { response in
+            let errorBody = response.isSuccess && !readsErrorsIn200 ? nil : S3ErrorBody(response.body)
+            return RetryPolicy.isTransient(status: response.status, errorCode: errorBody?.code)
+        }
     }
 
     func objectName(_ key: String) -> String {
