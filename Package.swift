@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport", "TestSupport"]),
         .testTarget(name: "NixStoreTests", dependencies: ["NixStore", "TestSupport"]),
         .testTarget(name: "BinaryCacheTests", dependencies: ["BinaryCache", "TestSupport"]),
-        .testTarget(name: "ReplicationTests", dependencies: ["Replication", "TestSupport"]),
+        .testTarget(name: "ReplicationTests", dependencies: ["Replication", "CZstd", "TestSupport"]),
         .testTarget(name: "NarsyncTests", dependencies: ["narsync", "TestSupport"]),
     ]
 )

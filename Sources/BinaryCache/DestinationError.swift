@@ -43,6 +43,16 @@ public struct DestinationError: Error, CustomStringConvertible, Sendable {
         DestinationError(operation: "use", location: location, reason: .configuration(problem), attempts: 0, hint: hint)
     }
 
+    /// A URL whose scheme no destination serves.
+    public static func unsupportedURL(_ url: String) -> DestinationError {
+        configuration(url, "not a destination narsync knows", hint: "use file:///dir, s3://bucket?region=..., or http(s)://host/path")
+    }
+
+    /// A destination that refuses writes before any object is sent (a read-only directory).
+    public static func notWritable(destination: String, reason: String) -> DestinationError {
+        DestinationError(operation: "write to", location: destination, reason: .configuration(reason), attempts: 0)
+    }
+
     public var description: String {
         var text = "cannot \(operation) \(location): "
         switch reason {
@@ -56,7 +66,7 @@ public struct DestinationError: Error, CustomStringConvertible, Sendable {
         case .cancelled: text += "the upload was aborted"
         }
         if attempts > 1 { text += " (after \(attempts) attempts)" }
-        if let hint { text += ". \(hint)" }
+        if let hint { text += ". " + hint.prefix(1).uppercased() + hint.dropFirst() }
         return text
     }
 }

@@ -11,7 +11,7 @@ public struct DestinationOptions: Sendable {
     /// Parts in flight at once across all uploads of a destination; with `partSize`, this
     /// bounds the memory that uploads hold.
     public var partsInFlight: Int
-    public var retry: RetryPolicy
+    public var retry: RequestRetryPolicy
     public var connectTimeout: Duration
     /// A request that moves no byte for this long is dropped and retried.
     public var stallTimeout: Duration
@@ -26,7 +26,7 @@ public struct DestinationOptions: Sendable {
     public init(
         partSize: Int = 8 << 20,
         partsInFlight: Int = 4,
-        retry: RetryPolicy = .standard,
+        retry: RequestRetryPolicy = .standard,
         connectTimeout: Duration = .seconds(15),
         stallTimeout: Duration = .seconds(60),
         bearerTokenFile: String? = nil,

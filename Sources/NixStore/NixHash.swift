@@ -1,5 +1,3 @@
-import Foundation
-
 /// A SHA-256 hash as Nix writes it in its several forms.
 ///
 /// - `sha256:<base16>`: the `hash` column of Nix's database.
@@ -18,7 +16,7 @@ public struct NixHash: Hashable, Sendable, CustomStringConvertible {
     /// `sha256:<nix32>`, as narinfo files and signatures use it.
     public var nix32: String { "sha256:\(NixBase32.encode(digest.bytes))" }
     /// `sha256-<base64>`, Subresource Integrity form.
-    public var sri: String { "sha256-\(Data(digest.bytes).base64EncodedString())" }
+    public var sri: String { "sha256-\(NixBase64.encode(digest.bytes))" }
     /// The bare nix32 digits, as in cache object names.
     public var nix32Digits: String { NixBase32.encode(digest.bytes) }
 
@@ -71,8 +69,8 @@ public struct NixHash: Hashable, Sendable, CustomStringConvertible {
     }
 
     private static func decodeBase64(_ text: Substring) -> [UInt8]? {
-        guard let data = Data(base64Encoded: String(text)), data.count == 32 else { return nil }
-        return Array(data)
+        guard let bytes = NixBase64.decode(text), bytes.count == 32 else { return nil }
+        return bytes
     }
 }
 

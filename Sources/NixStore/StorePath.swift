@@ -34,11 +34,14 @@ public struct StoreDirectory: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// A store path's base name: `<32 nix32 characters>-<name>`, valid by Nix's rules.
+/// A store path's base name: `<32 nix32 characters>-<name>`, valid by Nix's rules
+/// (`StorePath::StorePath` and `checkName` in Nix 2.8's libstore/path.cc).
 ///
 /// Every store path narsync handles, from the database, the command line, the hook socket or a
-/// spool file, becomes a `StorePath` before it is used; that is what keeps `..`, slashes, shell
-/// metacharacters and newlines out of file names and object keys.
+/// spool file, becomes a `StorePath` before it is used; that is what keeps slashes, shell
+/// metacharacters and newlines out of file names and object keys. (A name such as `..` is
+/// allowed, as in Nix 2.8: behind the hash and dash it is an ordinary file name.) The one rule
+/// stricter than Nix's is the dash after the hash, which Nix never omits but does not check.
 public struct StorePath: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// `<hash>-<name>`.
     public let baseName: String
@@ -66,9 +69,6 @@ public struct StorePath: Hashable, Comparable, Sendable, CustomStringConvertible
         }
         guard name.allSatisfy(Self.isNameCharacter) else {
             throw StorePathError.malformed(input, reason: "the name may contain only letters, digits and + - . _ ? =")
-        }
-        guard !name.elementsEqual(".".utf8), !name.elementsEqual("..".utf8) else {
-            throw StorePathError.malformed(input, reason: "the name may not be '.' or '..'")
         }
         self.baseName = baseName
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Narsync: AsyncParsableCommand {
@@ -6,10 +7,30 @@ struct Narsync: AsyncParsableCommand {
         commandName: "narsync",
         abstract: "Replicate a Nix store into a Nix binary cache as store paths appear.",
         discussion: """
-            narsync reads new valid paths from the Nix database, publishes their closures \
-            dependencies-first as signed, zstd-compressed NARs, and writes each narinfo last.
+            narsync reads valid paths from the Nix database, publishes their closures \
+            dependencies-first as signed, zstd-compressed NARs, and writes each narinfo last, \
+            so a cache never announces a path whose NAR or references are missing.
             """,
         version: "0.1.0",
-        subcommands: []
+        subcommands: [BackfillCommand.self, KeygenCommand.self]
     )
+
+    /// Like ArgumentParser's own `main`, but bad arguments exit with status 2, as every other
+    /// kind of bad input does.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(ExitStatus.badInput.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
 }

@@ -6,7 +6,7 @@ import TestSupport
 /// HTTP destinations against a loopback server that stores PUTs in a directory.
 @Suite struct HTTPDestinationTests {
     let directory: TemporaryDirectory
-    let quickRetries = RetryPolicy(
+    let quickRetries = RequestRetryPolicy(
         maximumAttempts: 4, initialDelay: .milliseconds(20), maximumDelay: .milliseconds(100), maximumTotalTime: .seconds(10))
 
     init() throws {

@@ -99,7 +99,7 @@ import TestSupport
             try destination.put(key: "nix-cache-info", contents: [1], contentType: ContentType.cacheInfo)
         }
         #expect(error?.reason == .status(404, code: "NoSuchBucket", message: error?.reason.message))
-        #expect(error?.description.contains("create the bucket") == true)
+        #expect(error?.description.contains("Create the bucket") == true)
     }
 
     @Test func madeByTheFactoryFromANixStoreURL() throws {

@@ -83,6 +83,35 @@ public final class NixEnvironment: @unchecked Sendable {
     public func physicalPath(of storePath: String, storeRoot: String? = nil) -> String {
         (storeRoot ?? self.storeRoot) + storePath
     }
+
+    /// What Nix records for a valid path, from `nix path-info --json`.
+    public func pathInfo(_ storePath: String, storeRoot: String? = nil) throws -> NixPathInfo {
+        let output = try run("nix", ["path-info", "--json", "--store", storeRoot ?? self.storeRoot, storePath]).outputBytes
+        guard let info = try JSONDecoder().decode([NixPathInfo].self, from: Data(output)).first else {
+            throw TestFailure("nix path-info printed nothing for \(storePath)")
+        }
+        return info
+    }
+
+    /// Replaces the signatures Nix's database holds for `storePath`, as if Nix had added them.
+    public func setSignatures(_ signatures: [String], of storePath: String, storeRoot: String? = nil) throws {
+        let database = (storeRoot ?? self.storeRoot) + "/nix/var/nix/db/db.sqlite"
+        func quoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
+        let sql = "UPDATE ValidPaths SET sigs = \(quoted(signatures.joined(separator: " "))) WHERE path = \(quoted(storePath));"
+        try Subprocess.checked("sqlite3", [database, sql])
+    }
+}
+
+/// One entry of `nix path-info --json`.
+public struct NixPathInfo: Decodable, Sendable {
+    public var path: String
+    /// SRI form, `sha256-<base64>`.
+    public var narHash: String
+    public var narSize: UInt64
+    public var references: [String]
+    public var deriver: String?
+    public var signatures: [String]?
+    public var ca: String?
 }
 
 /// A derivation whose builder is a `/bin/sh` script, as a Nix expression; no nixpkgs needed.

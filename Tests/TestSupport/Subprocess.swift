@@ -3,9 +3,12 @@ import Foundation
 /// What a finished child process left behind.
 public struct ProcessResult: Sendable {
     public var status: Int32
-    public var standardOutput: String
     public var standardError: String
     public var outputBytes: [UInt8]
+
+    /// The output as text. Decoded on demand: repairing megabytes of binary output (a NAR from
+    /// `nix-store --dump`) into UTF-8 takes seconds.
+    public var standardOutput: String { String(decoding: outputBytes, as: UTF8.self) }
 
     /// The output with its trailing newline removed.
     public var trimmedOutput: String { standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) }
@@ -52,7 +55,6 @@ public enum Subprocess {
         process.waitUntilExit()
         return ProcessResult(
             status: process.terminationStatus,
-            standardOutput: String(decoding: output, as: UTF8.self),
             standardError: String(decoding: collected.error, as: UTF8.self),
             outputBytes: Array(output)
         )

@@ -6,7 +6,8 @@ public final class TemporaryDirectory: @unchecked Sendable {
     public let path: String
 
     public init(prefix: String = "narsync-test") throws {
-        var template = Array("\(NSTemporaryDirectory())/\(prefix).XXXXXX".utf8CString)
+        let base = NSTemporaryDirectory().hasSuffix("/") ? String(NSTemporaryDirectory().dropLast()) : NSTemporaryDirectory()
+        var template = Array("\(base)/\(prefix).XXXXXX".utf8CString)
         guard let created = mkdtemp(&template) else {
             throw TestFailure("mkdtemp failed: \(String(cString: strerror(errno)))")
         }

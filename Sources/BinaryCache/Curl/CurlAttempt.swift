@@ -9,7 +9,7 @@ struct TransferSettings: Sendable {
     var stallTimeout: Duration
     /// curl reads credentials for the host from this netrc file, if set.
     var netrcFile: String?
-    var retry: RetryPolicy
+    var retry: RequestRetryPolicy
 }
 
 /// One attempt at an exchange: a curl easy handle, the request's body and the answer collected

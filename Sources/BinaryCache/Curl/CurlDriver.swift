@@ -113,7 +113,7 @@ final class CurlDriver: @unchecked Sendable {
         switch result {
         case .success(let response) where exchange.isTransient(response):
             reason = "HTTP \(response.status)"
-            retryAfter = RetryPolicy.parseRetryAfter(response.header("retry-after"))
+            retryAfter = RequestRetryPolicy.parseRetryAfter(response.header("retry-after"))
         case .failure(let failure) where failure.isTransient:
             reason = failure.message
         default:

@@ -7,7 +7,7 @@ import Logging
 /// once, and no curl call ever runs on Swift's cooperative pool.
 ///
 /// Callers hand it `Exchange`s: `perform` blocks until the outcome, `start` calls back. The
-/// driver retries transient failures itself, after the `RetryPolicy`'s backoff.
+/// driver retries transient failures itself, after the `RequestRetryPolicy`'s backoff.
 final class CurlMulti: Sendable {
     private let driver: CurlDriver
 

@@ -78,7 +78,7 @@ public final class HTTPDestination: BinaryCacheDestination, TransferStatisticsRe
         if let authorization { request.headers.append(("Authorization", authorization)) }
         let finished = request
         return curl.begin(label: "\(method) \(url(for: key))", cancellation: cancellation, isTransient: {
-            RetryPolicy.isTransient(status: $0.status, errorCode: nil)
+            RequestRetryPolicy.isTransient(status: $0.status, errorCode: nil)
         }) { finished }
     }
 
@@ -92,7 +92,7 @@ public final class HTTPDestination: BinaryCacheDestination, TransferStatisticsRe
             throw DestinationError(
                 operation: operation, location: location,
                 reason: .status(response.status, code: nil, message: Self.summary(of: response.body)),
-                attempts: outcome.attempts, isTransient: RetryPolicy.isTransient(status: response.status, errorCode: nil),
+                attempts: outcome.attempts, isTransient: RequestRetryPolicy.isTransient(status: response.status, errorCode: nil),
                 hint: hint(status: response.status))
         case .failure(let failure):
             throw DestinationError(

@@ -85,7 +85,7 @@ final class S3Client: Sendable {
         let readsErrorsIn200 = call.mayFailWithStatus200
         return { response in
             let errorBody = response.isSuccess && !readsErrorsIn200 ? nil : S3ErrorBody(response.body)
-            return RetryPolicy.isTransient(status: response.status, errorCode: errorBody?.code)
+            return RequestRetryPolicy.isTransient(status: response.status, errorCode: errorBody?.code)
         }
     }
 
@@ -113,7 +113,7 @@ final class S3Client: Sendable {
             return DestinationError(
                 operation: call.operation, location: name,
                 reason: .status(response.status, code: body?.code, message: body?.message), attempts: outcome.attempts,
-                isTransient: RetryPolicy.isTransient(status: response.status, errorCode: body?.code),
+                isTransient: RequestRetryPolicy.isTransient(status: response.status, errorCode: body?.code),
                 hint: hint(status: response.status, code: body?.code, regionHeader: response.header("x-amz-bucket-region")))
         }
     }
@@ -139,7 +139,7 @@ final class S3Client: Sendable {
         default:
             if status == 403 { return "check \(credentials) and its permissions on bucket \(location.bucket)" }
             if status == 301 { return "the bucket is in another region\(regionHeader.map { " (\($0))" } ?? ""): set region= in the store URL" }
-            if RetryPolicy.isTransient(status: status, errorCode: code) { return "S3 kept failing; try again later" }
+            if RequestRetryPolicy.isTransient(status: status, errorCode: code) { return "S3 kept failing; try again later" }
             return nil
         }
     }

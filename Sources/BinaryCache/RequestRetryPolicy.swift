@@ -3,7 +3,7 @@ import Foundation
 /// When and how long to wait before sending a failed request again: exponential backoff with
 /// full jitter (a random wait between zero and the backoff), so that many clients throttled
 /// at once do not come back at once.
-public struct RetryPolicy: Sendable, Equatable {
+public struct RequestRetryPolicy: Sendable, Equatable {
     /// Attempts in all, the first included.
     public var maximumAttempts: Int
     /// The backoff before the second attempt; it doubles for each further attempt.
@@ -22,7 +22,7 @@ public struct RetryPolicy: Sendable, Equatable {
     }
 
     /// Ten attempts within five minutes, waiting up to 30 s between them.
-    public static let standard = RetryPolicy(
+    public static let standard = RequestRetryPolicy(
         maximumAttempts: 10, initialDelay: .milliseconds(250), maximumDelay: .seconds(30), maximumTotalTime: .seconds(300))
 
     /// How long to wait before the attempt after `attempt` (1-based), or nil to give up.

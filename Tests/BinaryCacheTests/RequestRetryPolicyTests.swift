@@ -2,8 +2,8 @@
 import Foundation
 import Testing
 
-@Suite struct RetryPolicyTests {
-    let policy = RetryPolicy(
+@Suite struct RequestRetryPolicyTests {
+    let policy = RequestRetryPolicy(
         maximumAttempts: 5, initialDelay: .milliseconds(100), maximumDelay: .seconds(1), maximumTotalTime: .seconds(10))
 
     @Test func backoffIsJitteredWithinTheDoublingBound() {
@@ -24,22 +24,22 @@ import Testing
 
     @Test func honoursRetryAfter() {
         #expect(policy.delay(after: 1, elapsed: .zero, retryAfter: .seconds(3))! >= .seconds(3))
-        #expect(RetryPolicy.parseRetryAfter("7") == .seconds(7))
+        #expect(RequestRetryPolicy.parseRetryAfter("7") == .seconds(7))
         let now = Date(timeIntervalSince1970: 1_700_000_000)
-        let later = RetryPolicy.parseRetryAfter("Tue, 14 Nov 2023 22:13:40 GMT", now: now)
+        let later = RequestRetryPolicy.parseRetryAfter("Tue, 14 Nov 2023 22:13:40 GMT", now: now)
         #expect(later == .seconds(20))
-        #expect(RetryPolicy.parseRetryAfter("soon") == nil)
+        #expect(RequestRetryPolicy.parseRetryAfter("soon") == nil)
     }
 
     @Test func classifiesStatusesAndS3Codes() {
-        #expect(RetryPolicy.isTransient(status: 503, errorCode: "SlowDown"))
-        #expect(RetryPolicy.isTransient(status: 500, errorCode: nil))
-        #expect(RetryPolicy.isTransient(status: 429, errorCode: nil))
-        #expect(RetryPolicy.isTransient(status: 400, errorCode: "RequestTimeout"))
-        #expect(RetryPolicy.isTransient(status: 200, errorCode: "InternalError"))
-        #expect(!RetryPolicy.isTransient(status: 403, errorCode: "SignatureDoesNotMatch"))
-        #expect(!RetryPolicy.isTransient(status: 400, errorCode: nil))
-        #expect(!RetryPolicy.isTransient(status: 404, errorCode: "NoSuchBucket"))
+        #expect(RequestRetryPolicy.isTransient(status: 503, errorCode: "SlowDown"))
+        #expect(RequestRetryPolicy.isTransient(status: 500, errorCode: nil))
+        #expect(RequestRetryPolicy.isTransient(status: 429, errorCode: nil))
+        #expect(RequestRetryPolicy.isTransient(status: 400, errorCode: "RequestTimeout"))
+        #expect(RequestRetryPolicy.isTransient(status: 200, errorCode: "InternalError"))
+        #expect(!RequestRetryPolicy.isTransient(status: 403, errorCode: "SignatureDoesNotMatch"))
+        #expect(!RequestRetryPolicy.isTransient(status: 400, errorCode: nil))
+        #expect(!RequestRetryPolicy.isTransient(status: 404, errorCode: "NoSuchBucket"))
     }
 
     @Test func partsGrowSoTenThousandHoldFiveTebibytes() {

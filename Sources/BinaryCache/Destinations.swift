@@ -1,0 +1,20 @@
+import Foundation
+
+/// Opens the destination a URL names: `file:///dir`, `s3://bucket?...`, `http(s)://host/path`.
+public enum Destinations {
+    /// - Throws: `DestinationError.unsupportedURL` for any other scheme, and the destination's
+    ///   own errors when it cannot be used (an unwritable directory, a malformed S3 URL).
+    public static func open(_ url: String) throws -> any BinaryCacheDestination {
+        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased() else {
+            throw DestinationError.unsupportedURL(url)
+        }
+        switch scheme {
+        case "file":
+            // Nix's file:// store parameters (compression=, secret-key=) are narsync options.
+            guard components.host?.isEmpty ?? true, !components.path.isEmpty else { throw DestinationError.unsupportedURL(url) }
+            return try FileDestination(directory: components.percentEncodedPath.removingPercentEncoding ?? components.path)
+        default:
+            throw DestinationError.unsupportedURL(url)
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import SystemSupport
+
+/// A binary cache in a local directory (`file:///srv/cache`), as Nix's `file://` store lays it out.
+///
+/// Every object is written to a temporary name in its directory, fsynced and renamed, so a crash
+/// never leaves a truncated NAR or narinfo visible, and readers never see half an object.
+public struct FileDestination: BinaryCacheDestination {
+    public let directory: String
+
+    /// Uses `directory`, creating it if needed.
+    /// - Throws: `DestinationError.notWritable` if it cannot be created or written to.
+    public init(directory: String) throws {
+        self.directory = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+        do {
+            try FileManager.default.createDirectory(atPath: self.directory + "/nar", withIntermediateDirectories: true)
+        } catch {
+            throw DestinationError.notWritable(destination: "file://\(self.directory)", reason: "\(error.localizedDescription)")
+        }
+        guard access(self.directory, W_OK) == 0, access(self.directory + "/nar", W_OK) == 0 else {
+            throw DestinationError.notWritable(destination: "file://\(self.directory)", reason: String(cString: strerror(errno)))
+        }
+    }
+
+    public var description: String { "file://\(directory)" }
+
+    public func exists(key: String) throws -> Bool {
+        var info = stat()
+        if stat(path(of: key), &info) == 0 { return true }
+        guard errno == ENOENT else { throw SystemError("cannot check", path(of: key)) }
+        return false
+    }
+
+    public func read(key: String) throws -> [UInt8]? {
+        guard try exists(key: key) else { return nil }
+        guard let data = FileManager.default.contents(atPath: path(of: key)) else {
+            throw SystemError("cannot read", path(of: key))
+        }
+        return Array(data)
+    }
+
+    public func put(key: String, contents: [UInt8], contentType: String) throws {
+        try writeFileAtomically(contents, to: try creatingParent(of: key))
+    }
+
+    public func beginUpload(key: String, contentType: String, journal: (any UploadJournal)?) throws -> any ObjectUpload {
+        FileUpload(writer: try AtomicFileWriter(path: try creatingParent(of: key)))
+    }
+
+    public func listKeys(suffix: String) throws -> Set<String>? {
+        // narinfo files live at the top of the cache; that is the only listing narsync asks for.
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory)
+        return Set(names.filter { $0.hasSuffix(suffix) && !$0.hasPrefix(".") })
+    }
+
+    private func path(of key: String) -> String { "\(directory)/\(key)" }
+
+    private func creatingParent(of key: String) throws -> String {
+        let full = path(of: key)
+        let parent = (full as NSString).deletingLastPathComponent
+        if parent != directory { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
+        return full
+    }
+}
+
+private final class FileUpload: ObjectUpload {
+    let writer: AtomicFileWriter
+    init(writer: AtomicFileWriter) { self.writer = writer }
+    func write(_ bytes: UnsafeRawBufferPointer) throws { try writer.write(bytes) }
+    func commit() throws { try writer.commit() }
+    func abort() { writer.abort() }
+}

@@ -1,0 +1,147 @@
+import SQLite
+
+/// A read-only view of Nix's database, `<root>/nix/var/nix/db/db.sqlite`.
+///
+/// Opened with SQLITE_OPEN_READONLY (never `immutable`), so the write-ahead log that Nix commits
+/// into is honoured and rows appear as soon as Nix commits them. Every query is its own short
+/// read transaction, so Nix, which writes to this database constantly, is never held up; the busy
+/// timeout is long because Nix's checkpoints can briefly lock the file.
+///
+/// Blocking and not thread-safe: use one `StoreDatabase` per dedicated thread.
+public final class StoreDatabase: @unchecked Sendable {
+    public let layout: StoreLayout
+    private let database: SQLiteDatabase
+
+    public var storeDirectory: StoreDirectory { layout.storeDirectory }
+    public var databasePath: String { layout.databasePath }
+
+    public init(layout: StoreLayout = StoreLayout()) throws {
+        self.layout = layout
+        let databasePath = layout.databasePath
+        do {
+            database = try SQLiteDatabase(path: databasePath, mode: .readOnly, busyTimeout: .seconds(60))
+            // Fail now, with the file named, rather than at the first query.
+            try database.query("SELECT id FROM ValidPaths LIMIT 1") { _ in }
+        } catch let error as SQLiteError {
+            throw StoreDatabaseError.cannotOpen(databasePath, error)
+        }
+    }
+
+    /// The info of `path`, or nil if it is not valid.
+    public func pathInfo(_ path: StorePath) throws -> ValidPathInfo? {
+        var found: ValidPathInfo?
+        try database.query(Self.selectColumns + " WHERE path = ?", [.text(storeDirectory.fullPath(of: path))]) { row in
+            found = try decode(row)
+        }
+        guard var info = found else { return nil }
+        info.references = try references(ofRowID: info.id)
+        return info
+    }
+
+    /// The valid paths with an id above `id`, oldest first, at most `limit` of them.
+    public func paths(after id: Int64, limit: Int = 10_000) throws -> [ValidPathInfo] {
+        var infos: [ValidPathInfo] = []
+        try database.query(Self.selectColumns + " WHERE id > ? ORDER BY id LIMIT ?", [.integer(id), .integer(Int64(limit))]) { row in
+            infos.append(try decode(row))
+        }
+        for index in infos.indices {
+            infos[index].references = try references(ofRowID: infos[index].id)
+        }
+        return infos
+    }
+
+    /// The highest `ValidPaths` id, 0 for an empty store.
+    public func newestID() throws -> Int64 {
+        var newest: Int64 = 0
+        try database.query("SELECT max(id) FROM ValidPaths") { newest = $0.optionalInt64(0) ?? 0 }
+        return newest
+    }
+
+    /// Every valid path, with references, in two queries (not one per path): what `--all` needs.
+    public func allPaths() throws -> [ValidPathInfo] {
+        try database.transaction {
+            var byID: [Int64: ValidPathInfo] = [:]
+            try database.query(Self.selectColumns) { row in
+                let info = try decode(row)
+                byID[info.id] = info
+            }
+            try database.query("SELECT referrer, reference FROM Refs") { row in
+                guard let reference = byID[row.int64(1)]?.path else { return }
+                byID[row.int64(0)]?.references.append(reference)
+            }
+            return byID.values.map { info in
+                var sorted = info
+                sorted.references.sort()
+                return sorted
+            }
+        }
+    }
+
+    /// The closure of `roots`: every path they reference, directly or not, including themselves.
+    /// - Throws: `StoreDatabaseError.notValid` naming the first root that is not a valid path.
+    public func closure(of roots: [StorePath]) throws -> [StorePath: ValidPathInfo] {
+        var closure: [StorePath: ValidPathInfo] = [:]
+        var pending: [StorePath] = []
+        for root in roots where closure[root] == nil {
+            guard let info = try pathInfo(root) else { throw StoreDatabaseError.notValid(storeDirectory.fullPath(of: root)) }
+            closure[root] = info
+            pending.append(contentsOf: info.references)
+        }
+        while let path = pending.popLast() {
+            guard closure[path] == nil else { continue }
+            // A reference that vanished between two queries was garbage-collected with its
+            // referrer; the referrer's upload will find it gone and skip it.
+            guard let info = try pathInfo(path) else { continue }
+            closure[path] = info
+            pending.append(contentsOf: info.references)
+        }
+        return closure
+    }
+
+    private static let selectColumns =
+        "SELECT id, path, hash, registrationTime, deriver, narSize, ultimate, sigs, ca FROM ValidPaths"
+
+    private func decode(_ row: SQLiteRow) throws -> ValidPathInfo {
+        let pathText = row.string(1)
+        do {
+            let path = try storeDirectory.parsePath(pathText)
+            let deriver = try row.optionalString(4).flatMap { $0.isEmpty ? nil : try storeDirectory.parsePath($0) }
+            let signatures = (row.optionalString(7) ?? "").split(separator: " ").map(String.init)
+            let ca = row.optionalString(8).flatMap { $0.isEmpty ? nil : $0 }
+            return ValidPathInfo(
+                id: row.int64(0), path: path, narHash: try NixHash(parsing: row.string(2)),
+                narSize: UInt64(max(0, row.optionalInt64(5) ?? 0)), deriver: deriver, signatures: signatures,
+                ca: ca, registrationTime: row.int64(3), ultimate: (row.optionalInt64(6) ?? 0) != 0
+            )
+        } catch {
+            throw StoreDatabaseError.corruptRow(databasePath, path: pathText, underlying: "\(error)")
+        }
+    }
+
+    private func references(ofRowID id: Int64) throws -> [StorePath] {
+        var references: [StorePath] = []
+        try database.query(
+            "SELECT v.path FROM Refs r JOIN ValidPaths v ON r.reference = v.id WHERE r.referrer = ?", [.integer(id)]
+        ) { row in
+            references.append(try storeDirectory.parsePath(row.string(0)))
+        }
+        return references.sorted()
+    }
+}
+
+public enum StoreDatabaseError: Error, CustomStringConvertible {
+    case cannotOpen(String, SQLiteError)
+    case notValid(String)
+    case corruptRow(String, path: String, underlying: String)
+
+    public var description: String {
+        switch self {
+        case .cannotOpen(let path, let error):
+            "cannot read the Nix database \(path): \(error.message). Is Nix installed there (see --store-root), and may this user read it?"
+        case .notValid(let path):
+            "\(path) is not a valid path in the Nix store (not in the Nix database); build or substitute it first"
+        case .corruptRow(let database, let path, let underlying):
+            "the Nix database \(database) has an unusable row for '\(path)': \(underlying)"
+        }
+    }
+}

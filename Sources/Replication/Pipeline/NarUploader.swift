@@ -1,0 +1,95 @@
+import BinaryCache
+import Foundation
+import NixStore
+import SystemSupport
+
+/// Publishes the NAR of one store path: read once from disk, hashed, compressed, hashed again
+/// and streamed to the destination, in one pass with bounded memory.
+///
+/// The object becomes visible only if the NAR's hash and size equal what the Nix database
+/// recorded; a modified or corrupted store path is never published. Blocking: run it on a
+/// dedicated thread.
+public struct NarUploader: Sendable {
+    public var destination: any BinaryCacheDestination
+    public var compressionLevel: Int32
+    public var compressionWorkers: Int32
+    public var journal: (any UploadJournal)?
+
+    public init(destination: any BinaryCacheDestination, compressionLevel: Int32 = 3,
+                compressionWorkers: Int32 = 0, journal: (any UploadJournal)? = nil) {
+        self.destination = destination
+        self.compressionLevel = compressionLevel
+        self.compressionWorkers = compressionWorkers
+        self.journal = journal
+    }
+
+    /// The cache key of a path's compressed NAR.
+    ///
+    /// Named after the NAR hash, which the database gives before any byte is read, so the key is
+    /// known when a (multipart) upload starts and a restarted narsync can resume that upload.
+    /// Like Nix's own names it is content-addressed: the same NAR gets the same key everywhere.
+    public static func narKey(for info: ValidPathInfo) -> String {
+        "nar/\(info.narHash.nix32Digits).nar.zst"
+    }
+
+    /// Streams the NAR of `info` from `physicalPath` and returns what the narinfo needs.
+    /// - Throws: `PublishError.vanished` if the path is gone (garbage-collected),
+    ///   `PublishError.hashMismatch` if its contents no longer match the database.
+    public func upload(_ info: ValidPathInfo, physicalPath: String) throws -> UploadedNar {
+        var status = stat()
+        guard lstat(physicalPath, &status) == 0 else {
+            if errno == ENOENT { throw PublishError.vanished(info.path) }
+            throw PublishError.unreadable(info.path, "\(SystemError("cannot stat", physicalPath))")
+        }
+        let key = Self.narKey(for: info)
+        let upload = try destination.beginUpload(key: key, contentType: ContentType.nar, journal: journal)
+        var committed = false
+        defer { if !committed { upload.abort() } }
+
+        let nar = CountingHasher(), compressed = CountingHasher()
+        let compressor = try ZstdCompressor(level: compressionLevel, workers: compressionWorkers)
+        let send: (UnsafeRawBufferPointer) throws -> Void = { bytes in
+            compressed.update(bytes)
+            try upload.write(bytes)
+        }
+        do {
+            try NarWriter(root: physicalPath).write { chunk in
+                nar.update(chunk)
+                try compressor.compress(chunk, into: send)
+            }
+        } catch let error as NarError {
+            // The path vanished while being read: garbage collection raced us.
+            if access(physicalPath, F_OK) != 0 { throw PublishError.vanished(info.path) }
+            throw PublishError.unreadable(info.path, "\(error)")
+        }
+        try compressor.finish(into: send)
+
+        let narHash = NixHash(nar.hasher.finalize())
+        guard narHash == info.narHash, nar.count == info.narSize else {
+            throw PublishError.hashMismatch(
+                info.path, expected: "\(info.narHash.nix32) (\(info.narSize) bytes)",
+                actual: "\(narHash.nix32) (\(nar.count) bytes)")
+        }
+        try upload.commit()
+        committed = true
+        return UploadedNar(key: key, fileHash: NixHash(compressed.hasher.finalize()), fileSize: compressed.count)
+    }
+}
+
+/// A compressed NAR now in the cache.
+public struct UploadedNar: Sendable, Equatable {
+    public var key: String
+    public var fileHash: NixHash
+    public var fileSize: UInt64
+}
+
+/// SHA-256 and byte count of a stream.
+private final class CountingHasher {
+    let hasher = SHA256Hasher()
+    private(set) var count: UInt64 = 0
+
+    func update(_ bytes: UnsafeRawBufferPointer) {
+        hasher.update(bytes)
+        count += UInt64(bytes.count)
+    }
+}

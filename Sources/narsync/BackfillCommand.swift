@@ -1,0 +1,80 @@
+import ArgumentParser
+import BinaryCache
+import Foundation
+import Logging
+import NixStore
+import Replication
+import SystemSupport
+
+struct BackfillCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backfill",
+        abstract: "Publish the closures of store paths, or of the whole store, once.",
+        discussion: """
+            Reads the paths and their references from the Nix database, leaves out what the \
+            cache already has, and uploads the rest references-first: each NAR is read once, \
+            checked against the hash Nix recorded, compressed with zstd and streamed to the \
+            cache; its narinfo is signed and written last. Exits 1 if any path failed (the \
+            others are published), 2 on bad input (nothing is published).
+
+            Examples:
+              narsync backfill --to file:///srv/cache --key-file /etc/nix/cache.sec /nix/store/...-hello-2.12
+              narsync backfill --to 's3://cache?region=eu-west-1' --key-file key.sec --all --jobs 8
+            """
+    )
+
+    @OptionGroup(title: "Destination") var publishing: PublishingOptions
+    @OptionGroup(title: "Store") var store: StoreOptions
+    @OptionGroup(title: "Logging") var logging: LoggingOptions
+
+    @Flag(help: "Publish every valid path in the store.")
+    var all = false
+
+    @Flag(help: "Upload even paths the cache already has, replacing their NARs and narinfos.")
+    var repair = false
+
+    @Argument(help: ArgumentHelp("Store paths whose closures to publish, e.g. /nix/store/<hash>-hello-2.12.", valueName: "path"))
+    var paths: [String] = []
+
+    func validate() throws {
+        if all && !paths.isEmpty { throw ValidationError("give store paths or --all, not both") }
+        if !all && paths.isEmpty { throw ValidationError("give the store paths to publish, or --all for the whole store") }
+    }
+
+    func run() async throws {
+        let interactive = isatty(STDERR_FILENO) == 1
+        let logger = logging.makeLogger(label: "narsync.backfill", interactive: interactive)
+        let layout = try validatingInput { try store.layout() }
+        let (destination, options) = try validatingInput {
+            try publishing.resolve(storeDirectory: layout.storeDirectory, repair: repair)
+        }
+        let executor = BlockingExecutor(threadCount: options.jobs, name: "narsync-upload")
+        defer { executor.shutdown() }
+
+        // Everything the user can get wrong is checked before the first byte is sent.
+        let (all, paths) = (all, paths)
+        let ordered = try await validatingInput {
+            try await executor.run { try Self.plan(layout: layout, all: all, paths: paths) }
+        }
+
+        let publisher = Publisher(
+            destination: destination, storeDirectory: layout.storeDirectory,
+            physicalPath: layout.physicalPath(of:), options: options, executor: executor, logger: logger)
+        let progress: (any PublishProgress)? = interactive ? ProgressBar() : nil
+        logger.info("backfill starting", metadata: ["paths": "\(ordered.count)", "destination": "\(destination)"])
+        let summary = try await publisher.publish(ordered, progress: progress)
+        (progress as? ProgressBar)?.finish()
+        print(SummaryReport(summary, storeDirectory: layout.storeDirectory).text)
+        if !summary.succeeded { throw ExitStatus.partialFailure }
+    }
+
+    /// The paths to publish, references first: the closures of `paths`, or the whole store.
+    private static func plan(layout: StoreLayout, all: Bool, paths: [String]) throws -> [ValidPathInfo] {
+        let database = try StoreDatabase(layout: layout)
+        if all {
+            return dependencyOrder(Dictionary(uniqueKeysWithValues: try database.allPaths().map { ($0.path, $0) }))
+        }
+        let roots = try paths.map { try layout.storeDirectory.parsePath($0) }
+        return dependencyOrder(try database.closure(of: roots))
+    }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import BinaryCache
+import NixStore
+import Replication
+
+/// Where and how narsync publishes: destination, signing keys, parallelism, compression.
+struct PublishingOptions: ParsableArguments {
+    @Option(name: .customLong("to"), help: ArgumentHelp(
+        "The binary cache: file:///dir, s3://bucket?region=...&endpoint=..., or http(s)://host/path.",
+        valueName: "url"))
+    var destination: String
+
+    @Option(name: .customLong("key-file"), help: ArgumentHelp(
+        "Secret signing key in Nix's name:base64 format (narsync keygen or nix-store --generate-binary-cache-key); repeat to sign with several. Must not be readable by group or others.",
+        valueName: "file"))
+    var keyFiles: [String] = []
+
+    @Option(help: "Uploads in flight at once.")
+    var jobs: Int = 4
+
+    @Option(name: .customLong("compression-level"), help: "zstd compression level, 1 (fast) to 19 (small).")
+    var compressionLevel: Int32 = 3
+
+    @Option(name: .customLong("zstd-threads"), help: ArgumentHelp(
+        "libzstd worker threads per upload; 0 compresses on the uploading thread. Default: one per core, up to 4."))
+    var zstdThreads: Int32?
+
+    @Option(help: "Priority written to a new cache's nix-cache-info; lower is preferred (cache.nixos.org has 40).")
+    var priority: Int = 40
+
+    func validate() throws {
+        guard (1...256).contains(jobs) else { throw ValidationError("--jobs must be between 1 and 256, not \(jobs)") }
+        guard (1...19).contains(compressionLevel) else {
+            throw ValidationError("--compression-level must be between 1 and 19, not \(compressionLevel)")
+        }
+        if let zstdThreads, !(0...64).contains(zstdThreads) {
+            throw ValidationError("--zstd-threads must be between 0 and 64, not \(zstdThreads)")
+        }
+        if keyFiles.isEmpty { throw ValidationError("give at least one --key-file to sign with (create one with narsync keygen)") }
+    }
+
+    /// Loads keys and opens the destination: everything that can be wrong with the user's input
+    /// is found here, before anything is uploaded.
+    func resolve(storeDirectory: StoreDirectory, repair: Bool) throws -> (any BinaryCacheDestination, PublishOptions) {
+        let keys = try keyFiles.map { try SecretKey(contentsOfFile: $0) }
+        let destination = try Destinations.open(self.destination)
+        let options = PublishOptions(
+            signingKeys: keys, jobs: jobs, compressionLevel: compressionLevel, compressionWorkers: zstdThreads,
+            repair: repair, cacheInfo: CacheInfo(storeDirectory: storeDirectory, priority: priority))
+        return (destination, options)
+    }
+}

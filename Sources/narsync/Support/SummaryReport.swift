@@ -1,0 +1,25 @@
+import Foundation
+import NixStore
+import Replication
+
+/// The closing lines of a backfill: what was done, how much, how fast, and what failed.
+struct SummaryReport {
+    var summary: PublishSummary
+    var storeDirectory: StoreDirectory
+
+    init(_ summary: PublishSummary, storeDirectory: StoreDirectory) {
+        self.summary = summary
+        self.storeDirectory = storeDirectory
+    }
+
+    var text: String {
+        let seconds = Double(summary.duration.components.seconds) + Double(summary.duration.components.attoseconds) / 1e18
+        let rate = seconds > 0 ? UInt64(Double(summary.narBytes) / seconds) : 0
+        var lines = [
+            "uploaded \(summary.published.count), already cached \(summary.alreadyCached), failed \(summary.failures.count), vanished \(summary.vanished.count)",
+            "bytes: \(ByteCount(summary.narBytes)) read, \(ByteCount(summary.compressedBytes)) compressed; \(String(format: "%.1f", seconds)) s, \(ByteCount(rate))/s",
+        ]
+        lines += summary.failures.map { "failed: \($0.message(in: storeDirectory))" }
+        return lines.joined(separator: "\n")
+    }
+}
