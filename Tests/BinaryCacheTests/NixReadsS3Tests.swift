@@ -26,8 +26,10 @@ import TestSupport
 
         try server.disableSignatureChecking()
         for bucket in ["narsync-nix-reads", "narsync-other-store"] { try server.allowAnonymousReads(bucket: bucket) }
-        let fetched = try Subprocess.checked("curl", ["-sf", "http://\(server.endpoint)/narsync-nix-reads/nix-cache-info"])
-        #expect(fetched.standardOutput == info)
+        // An anonymous GET, as any HTTP client of the cache makes it.
+        let fetched = try LoopbackHTTP.request(port: server.port, method: "GET", target: "/narsync-nix-reads/nix-cache-info")
+        #expect(fetched.status == 200)
+        #expect(fetched.text == info)
 
         let nix = try NixEnvironment()
         let accepted = try nix.attempt("nix", ["store", "ping", "--store", "http://\(server.endpoint)/narsync-nix-reads"])
