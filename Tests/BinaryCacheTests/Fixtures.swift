@@ -21,7 +21,9 @@ struct SharedMoto: Sendable {
     func options(secret: String? = nil, configure: (inout DestinationOptions) -> Void = { _ in }) -> DestinationOptions {
         var options = DestinationOptions(
             partSize: 5 << 20,
-            retry: RequestRetryPolicy(maximumAttempts: 6, initialDelay: .milliseconds(20), maximumDelay: .milliseconds(200), maximumTotalTime: .seconds(30)),
+            retry: RequestRetryPolicy(
+                maximumAttempts: 6, initialDelay: .milliseconds(20), maximumDelay: .milliseconds(200),
+                maximumTotalTime: .seconds(30)),
             environment: [
                 "AWS_ACCESS_KEY_ID": credentials.accessKeyID,
                 "AWS_SECRET_ACCESS_KEY": secret ?? credentials.secretAccessKey,

@@ -108,7 +108,9 @@ public final class HTTPDestination: BinaryCacheDestination, TransferStatisticsRe
 
     private func hint(status: Int) -> String? {
         switch status {
-        case 401: credentialSource.map { "the server did not accept \($0)" } ?? "the server wants credentials: give a bearer token file or a netrc file"
+        case 401:
+            credentialSource.map { "the server did not accept \($0)" }
+                ?? "the server wants credentials: give a bearer token file or a netrc file"
         case 403: "the server refused \(credentialSource ?? "anonymous uploads")"
         case 405, 501: "the server does not accept PUT at this URL; it must allow uploads (e.g. WebDAV)"
         case 413: "the server refused the object's size; raise its upload limit"

@@ -75,7 +75,8 @@ final class S3Client: Sendable {
                 method: call.method, canonicalURI: target.canonicalURI, query: call.query, headers: headers,
                 payloadHash: payloadHash)
             headers.append(("authorization", signer.authorization(for: signed, timestamp: timestamp)))
-            return HTTPRequest(method: call.method, url: target.url, headers: headers, body: call.method == "GET" || call.method == "HEAD" ? .none : .bytes(call.body))
+            let body: RequestBody = call.method == "GET" || call.method == "HEAD" ? .none : .bytes(call.body)
+            return HTTPRequest(method: call.method, url: target.url, headers: headers, body: body)
         }
     }
 
@@ -119,6 +120,7 @@ final class S3Client: Sendable {
     }
 
     private func hint(status: Int, code: String?, regionHeader: String?) -> String? {
+        let otherRegion = "the bucket is in another region\(regionHeader.map { " (\($0))" } ?? ""): set region= in the store URL"
         switch code {
         case "SignatureDoesNotMatch":
             return "the secret access key does not match \(credentials): check AWS_SECRET_ACCESS_KEY or the credentials file"
@@ -131,14 +133,14 @@ final class S3Client: Sendable {
         case "NoSuchBucket":
             return "create the bucket, or correct the bucket name, region= or endpoint= in the store URL"
         case "PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException":
-            return "the bucket is in another region\(regionHeader.map { " (\($0))" } ?? ""): set region= in the store URL"
+            return otherRegion
         case "EntityTooSmall":
             return "S3 wants parts of at least 5 MiB: raise multipart-chunk-size"
         case "AccessDenied":
             return "\(credentials) may not do this: check the bucket's policy and the key's IAM permissions"
         default:
             if status == 403 { return "check \(credentials) and its permissions on bucket \(location.bucket)" }
-            if status == 301 { return "the bucket is in another region\(regionHeader.map { " (\($0))" } ?? ""): set region= in the store URL" }
+            if status == 301 { return otherRegion }
             if RequestRetryPolicy.isTransient(status: status, errorCode: code) { return "S3 kept failing; try again later" }
             return nil
         }

@@ -43,11 +43,13 @@ public struct S3Credentials: Sendable, CustomStringConvertible, CustomReflectabl
         let name = profile ?? variable("AWS_PROFILE") ?? "default"
         let missing = DestinationError.configuration(
             "S3", "no AWS credentials: AWS_ACCESS_KEY_ID is not set and \(file) has no profile [\(name)]",
-            hint: "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or add aws_access_key_id and aws_secret_access_key to [\(name)] in \(file)")
+            hint: "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+                + "or add aws_access_key_id and aws_secret_access_key to [\(name)] in \(file)")
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw missing }
         guard let section = parseINI(text)[name], let keyID = section["aws_access_key_id"] else { throw missing }
         guard let secret = section["aws_secret_access_key"] else {
-            throw DestinationError.configuration("S3", "profile [\(name)] of \(file) has aws_access_key_id but no aws_secret_access_key")
+            throw DestinationError.configuration(
+                "S3", "profile [\(name)] of \(file) has aws_access_key_id but no aws_secret_access_key")
         }
         return S3Credentials(
             accessKeyID: keyID, secretAccessKey: secret, sessionToken: section["aws_session_token"],

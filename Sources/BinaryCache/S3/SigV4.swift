@@ -25,9 +25,11 @@ struct SigV4Signer: Sendable {
     /// (`yyyyMMdd'T'HHmmss'Z'`, as in `x-amz-date`).
     func authorization(for request: Request, timestamp: String) -> String {
         let (canonical, signedHeaders) = Self.canonicalRequest(request)
-        let scope = "\(timestamp.prefix(8))/\(region)/\(service)/aws4_request"
-        let signature = hexHMAC(stringToSign: Self.stringToSign(canonical, timestamp: timestamp, scope: scope), day: String(timestamp.prefix(8)))
-        return "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope),SignedHeaders=\(signedHeaders),Signature=\(signature)"
+        let day = String(timestamp.prefix(8))
+        let scope = "\(day)/\(region)/\(service)/aws4_request"
+        let signature = hexHMAC(stringToSign: Self.stringToSign(canonical, timestamp: timestamp, scope: scope), day: day)
+        return "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope),"
+            + "SignedHeaders=\(signedHeaders),Signature=\(signature)"
     }
 
     /// The canonical request and its `SignedHeaders` list.
