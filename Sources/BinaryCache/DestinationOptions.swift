@@ -3,7 +3,7 @@ import Logging
 
 /// How remote destinations (S3, HTTP) send: part sizes, parallelism, timeouts, retries, and
 /// where credentials come from.
-public struct DestinationOptions: Sendable {
+public struct DestinationOptions: Sendable, CustomReflectable {
     /// The size of the first parts of a multipart upload, and the largest object sent in a
     /// single PUT. Parts grow past it so that no upload needs more than 10,000 parts. An S3
     /// URL's `multipart-chunk-size=` overrides it. S3 wants at least 5 MiB.
@@ -43,6 +43,15 @@ public struct DestinationOptions: Sendable {
         self.netrcFile = netrcFile
         self.environment = environment
         self.logger = logger
+    }
+
+    /// What `dump` and debuggers show: the environment's names, not its values (secrets).
+    public var customMirror: Mirror {
+        Mirror(self, children: [
+            "partSize": partSize, "partsInFlight": partsInFlight, "retry": retry, "connectTimeout": connectTimeout,
+            "stallTimeout": stallTimeout, "bearerTokenFile": bearerTokenFile as Any, "netrcFile": netrcFile as Any,
+            "environment": environment.keys.sorted(),
+        ])
     }
 
     var transferSettings: TransferSettings {

@@ -97,6 +97,9 @@ import TestSupport
         let bytes = pseudoRandomBytes(200_000, seed: 33)
         try stream(bytes, into: authorized.beginUpload(key: "nar/token.nar.zst", contentType: ContentType.nar, journal: nil))
         #expect(stored("nar/token.nar.zst") == bytes)
+        var dumped = ""
+        dump(authorized, to: &dumped)
+        #expect(!dumped.contains("tok-5ecret") && !"\(authorized)".contains("tok-5ecret"))
 
         let anonymous = try HTTPDestination(url: server.url, options: options())
         let error = #expect(throws: DestinationError.self) {

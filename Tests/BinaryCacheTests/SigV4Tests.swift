@@ -77,10 +77,13 @@ import Testing
         #expect(SigV4Signer.timestamp(Date(timeIntervalSince1970: 1_369_353_600)) == "20130524T000000Z")
     }
 
-    @Test func credentialsNeverShowTheSecret() {
+    @Test func credentialsNeverShowTheSecret() throws {
         let text = "\(signer.credentials) \(String(reflecting: signer.credentials))"
         var dumped = ""
         dump(signer.credentials, to: &dumped)
+        let options = DestinationOptions(environment: ["AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"])
+        dump(options, to: &dumped)
+        dump(try S3Destination(location: S3Location(parsing: "s3://b"), credentials: signer.credentials, options: options), to: &dumped)
         #expect(!(text + dumped).contains("EXAMPLEKEY"))
         #expect(text.contains("AKIAIOSFODNN7EXAMPLE"))
     }

@@ -3,7 +3,7 @@ import Foundation
 /// A binary cache on an HTTP server that accepts uploads, as Nix's HTTP binary cache store
 /// writes one: `PUT <base>/<key>`, `HEAD` to check, `GET` to read. Optionally authenticated by
 /// a bearer token read from a file, or by curl's netrc lookup.
-public final class HTTPDestination: BinaryCacheDestination, TransferStatisticsReporting {
+public final class HTTPDestination: BinaryCacheDestination, TransferStatisticsReporting, CustomReflectable {
     /// The cache's URL without a trailing slash or parameters.
     public let baseURL: String
     public let statistics: TransferStatistics
@@ -39,6 +39,9 @@ public final class HTTPDestination: BinaryCacheDestination, TransferStatisticsRe
     }
 
     public var description: String { baseURL }
+
+    /// What `dump` and debuggers show: never the token.
+    public var customMirror: Mirror { Mirror(self, children: ["baseURL": baseURL]) }
 
     public func exists(key: String) throws -> Bool {
         try send("check", "HEAD", key: key, accepting: [404, 410]).status < 300
