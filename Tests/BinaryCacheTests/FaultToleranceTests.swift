@@ -40,7 +40,7 @@ final class FaultSchedule: @unchecked Sendable {
             "create": [.status(503, code: "SlowDown")],
             "part": [
                 nil, .status(503, code: "SlowDown"), .dropRequest, nil, .status(500, code: "InternalError", retryAfter: 1),
-                .cutResponse, .delay(.milliseconds(2500)),
+                .cutResponse, .delay(.seconds(3)),
             ],
             // S3 may fail a completion with 200 and the error in the body.
             "complete": [.status(500, code: "InternalError"), .status(200, code: "InternalError")],
@@ -52,7 +52,7 @@ final class FaultSchedule: @unchecked Sendable {
         defer { proxy.stop() }
         let options = moto.options {
             $0.partsInFlight = 3
-            $0.stallTimeout = .seconds(1)
+            $0.stallTimeout = .seconds(2)
         }
         let destination = try S3Destination(url: moto.url(bucket: direct.location.bucket, port: proxy.port), options: options)
         let bytes = pseudoRandomBytes(28 << 20, seed: 20)  // six parts: 5 × 5 MiB + 3 MiB
