@@ -13,3 +13,10 @@ static inline CURLcode ccurl_easy_setopt_header_function(CURL *h, size_t (*f)(ch
 static inline CURLcode ccurl_easy_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode ccurl_easy_getinfo_pointer(CURL *h, CURLINFO i, void **v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLMcode ccurl_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
+static inline CURLcode ccurl_easy_setopt_seek_function(CURL *h, int (*f)(void *, curl_off_t, int)) { return curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, f); }
+static inline CURLcode ccurl_easy_getinfo_off(CURL *h, CURLINFO i, curl_off_t *v) { return curl_easy_getinfo(h, i, v); }
+
+// Macros built from other macros do not reach Swift; these carry their values across.
+static inline long ccurl_global_default(void) { return CURL_GLOBAL_DEFAULT; }
+static inline int ccurl_pause_continue(void) { return CURLPAUSE_CONT; }
+static inline size_t ccurl_readfunc_pause(void) { return CURL_READFUNC_PAUSE; }

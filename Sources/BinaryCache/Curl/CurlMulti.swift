@@ -1,0 +1,77 @@
+internal import CCurl
+import Foundation
+import Logging
+
+/// One dedicated thread driving every request of a destination through a curl multi handle:
+/// connections (and HTTP/2 streams) are reused across requests, many requests are in flight at
+/// once, and no curl call ever runs on Swift's cooperative pool.
+///
+/// Callers hand it `Exchange`s: `perform` blocks until the outcome, `start` calls back. The
+/// driver retries transient failures itself, after the `RequestRetryPolicy`'s backoff.
+final class CurlMulti: Sendable {
+    private let driver: CurlDriver
+
+    init(name: String, settings: TransferSettings, statistics: TransferStatistics, logger: Logger) {
+        CurlMulti.initializeCurl
+        driver = CurlDriver(settings: settings, statistics: statistics, logger: logger)
+        let driver = self.driver
+        let thread = Thread { driver.run() }
+        thread.name = name
+        thread.start()
+    }
+
+    deinit { driver.stop() }
+
+    /// curl_global_init is not thread-safe; a static let runs it exactly once.
+    private static let initializeCurl: Void = { curl_global_init(ccurl_global_default()) }()
+
+    /// Sends `exchange`; its completion runs on the driver thread.
+    func start(_ exchange: Exchange) { driver.submit(exchange) }
+
+    /// Sends an exchange and blocks the calling thread until its outcome.
+    func perform(
+        label: String,
+        cancellation: Cancellation? = nil,
+        isTransient: @escaping @Sendable (HTTPResponse) -> Bool,
+        makeRequest: @escaping @Sendable () -> HTTPRequest
+    ) -> ExchangeOutcome {
+        begin(label: label, cancellation: cancellation, isTransient: isTransient, makeRequest: makeRequest).wait()
+    }
+
+    /// Sends an exchange; the caller waits for its outcome when it needs it.
+    func begin(
+        label: String,
+        cancellation: Cancellation? = nil,
+        isTransient: @escaping @Sendable (HTTPResponse) -> Bool,
+        makeRequest: @escaping @Sendable () -> HTTPRequest
+    ) -> PendingOutcome {
+        let pending = PendingOutcome()
+        start(Exchange(label: label, cancellation: cancellation, isTransient: isTransient, makeRequest: makeRequest) {
+            pending.fulfil($0)
+        })
+        return pending
+    }
+
+    /// Wakes the driver to act on cancelled exchanges or on new bytes of a streamed body.
+    func wake() { driver.wake() }
+}
+
+/// A one-shot hand-over of an outcome from the driver thread to a blocked caller.
+final class PendingOutcome: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var outcome: ExchangeOutcome?
+
+    func fulfil(_ value: ExchangeOutcome) {
+        condition.lock()
+        outcome = value
+        condition.signal()
+        condition.unlock()
+    }
+
+    func wait() -> ExchangeOutcome {
+        condition.lock()
+        defer { condition.unlock() }
+        while outcome == nil { condition.wait() }
+        return outcome!
+    }
+}

@@ -1,0 +1,10 @@
+/// The destination for an `s3://`, `http://` or `https://` store URL, written as Nix writes
+/// them (`s3://bucket?region=eu-west-1&endpoint=minio.local:9000&scheme=http`).
+/// Other schemes (file://) are the caller's.
+public func makeDestination(url: String, options: DestinationOptions) throws -> any BinaryCacheDestination {
+    switch try StoreURL(url).scheme {
+    case "s3": try S3Destination(url: url, options: options)
+    case "http", "https": try HTTPDestination(url: url, options: options)
+    case let scheme: throw DestinationError.configuration(url, "no remote destination for \(scheme):// URLs")
+    }
+}

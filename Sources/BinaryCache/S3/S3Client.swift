@@ -1,0 +1,148 @@
+import Foundation
+import NixStore
+
+/// Signed requests to one bucket through the destination's curl driver, with S3's answers
+/// turned into `DestinationError`s that name the bucket, key, status and S3 error code.
+final class S3Client: Sendable {
+    let location: S3Location
+    let credentials: S3Credentials
+    let curl: CurlMulti
+
+    /// One S3 API call.
+    struct Call: Sendable {
+        /// For messages: "upload", "check", "list".
+        var operation: String
+        var method: String
+        /// The object's key, or "" for the bucket.
+        var key: String
+        var query: [(name: String, value: String)] = []
+        /// Extra headers, all signed: `content-type`, `x-amz-storage-class`, `range`.
+        var headers: [(name: String, value: String)] = []
+        var body: [UInt8] = []
+        /// Hex SHA-256 of `body`, when the caller has it already.
+        var payloadHash: String?
+        /// CompleteMultipartUpload may answer 200 and put its error in the body.
+        var mayFailWithStatus200 = false
+    }
+
+    init(location: S3Location, credentials: S3Credentials, curl: CurlMulti) {
+        self.location = location
+        self.credentials = credentials
+        self.curl = curl
+    }
+
+    /// Sends `call` and waits; throws unless the status is 2xx or one of `accepting` (404 for
+    /// lookups).
+    func perform(_ call: Call, accepting: Set<Int> = []) throws -> HTTPResponse {
+        let outcome = curl.perform(
+            label: label(call), isTransient: isTransient(call), makeRequest: makeRequest(call, payloadHash: hash(call)))
+        if case .success(let response) = outcome.result, response.isSuccess || accepting.contains(response.status) {
+            return response
+        }
+        throw error(call, outcome)
+    }
+
+    /// Sends `call` without waiting; `completion` runs on the driver thread.
+    func start(
+        _ call: Call, cancellation: Cancellation?,
+        completion: @escaping @Sendable (Result<HTTPResponse, DestinationError>) -> Void
+    ) {
+        let exchange = Exchange(
+            label: label(call), cancellation: cancellation, isTransient: isTransient(call),
+            makeRequest: makeRequest(call, payloadHash: hash(call))
+        ) { [self] outcome in
+            if case .success(let response) = outcome.result, response.isSuccess { return completion(.success(response)) }
+            completion(.failure(error(call, outcome)))
+        }
+        curl.start(exchange)
+    }
+
+    private func hash(_ call: Call) -> String {
+        call.payloadHash ?? SHA256Hasher.hash(call.body).hex
+    }
+
+    /// Builds each attempt's request, signed with that attempt's time.
+    private func makeRequest(_ call: Call, payloadHash: String) -> @Sendable () -> HTTPRequest {
+        let target = location.target(key: call.key, query: call.query)
+        let signer = SigV4Signer(credentials: credentials, region: location.region)
+        return {
+            let timestamp = SigV4Signer.timestamp(Date())
+            var headers = call.headers + [
+                ("host", target.host), ("x-amz-content-sha256", payloadHash), ("x-amz-date", timestamp),
+            ]
+            if let token = signer.credentials.sessionToken { headers.append(("x-amz-security-token", token)) }
+            let signed = SigV4Signer.Request(
+                method: call.method, canonicalURI: target.canonicalURI, query: call.query, headers: headers,
+                payloadHash: payloadHash)
+            headers.append(("authorization", signer.authorization(for: signed, timestamp: timestamp)))
+            let body: RequestBody = call.method == "GET" || call.method == "HEAD" ? .none : .bytes(call.body)
+            return HTTPRequest(method: call.method, url: target.url, headers: headers, body: body)
+        }
+    }
+
+    /// Whether an answer to `call` is worth sending it again for. A successful answer's body
+    /// is an object, not an error, unless the call is one S3 fails with 200.
+    private func isTransient(_ call: Call) -> @Sendable (HTTPResponse) -> Bool {
+        let readsErrorsIn200 = call.mayFailWithStatus200
+        return { response in
+            let errorBody = response.isSuccess && !readsErrorsIn200 ? nil : S3ErrorBody(response.body)
+            return RequestRetryPolicy.isTransient(status: response.status, errorCode: errorBody?.code)
+        }
+    }
+
+    func objectName(_ key: String) -> String {
+        key.isEmpty ? location.description : "\(location.description)/\(key)"
+    }
+
+    private func label(_ call: Call) -> String {
+        "\(call.method) \(objectName(call.key))"
+    }
+
+    /// The error for a call that did not succeed, with advice where the S3 error code gives some.
+    func error(_ call: Call, _ outcome: ExchangeOutcome) -> DestinationError {
+        let name = objectName(call.key)
+        switch outcome.result {
+        case .failure(let failure) where failure.isCancellation:
+            return DestinationError(operation: call.operation, location: name, reason: .cancelled, attempts: outcome.attempts)
+        case .failure(let failure):
+            return DestinationError(
+                operation: call.operation, location: name, reason: .transport(failure.message), attempts: outcome.attempts,
+                isTransient: failure.isTransient,
+                hint: failure.isTransient ? "check that \(location.scheme)://\(location.endpoint) is reachable" : nil)
+        case .success(let response):
+            let body = S3ErrorBody(response.body)
+            return DestinationError(
+                operation: call.operation, location: name,
+                reason: .status(response.status, code: body?.code, message: body?.message), attempts: outcome.attempts,
+                isTransient: RequestRetryPolicy.isTransient(status: response.status, errorCode: body?.code),
+                hint: hint(status: response.status, code: body?.code, regionHeader: response.header("x-amz-bucket-region")))
+        }
+    }
+
+    private func hint(status: Int, code: String?, regionHeader: String?) -> String? {
+        let otherRegion = "the bucket is in another region\(regionHeader.map { " (\($0))" } ?? ""): set region= in the store URL"
+        switch code {
+        case "SignatureDoesNotMatch":
+            return "the secret access key does not match \(credentials): check AWS_SECRET_ACCESS_KEY or the credentials file"
+        case "InvalidAccessKeyId":
+            return "S3 does not know \(credentials)"
+        case "ExpiredToken", "TokenRefreshRequired":
+            return "the session token of \(credentials) has expired: renew the credentials"
+        case "RequestTimeTooSkewed":
+            return "this machine's clock is off; S3 accepts requests within 15 minutes of its own time"
+        case "NoSuchBucket":
+            return "create the bucket, or correct the bucket name, region= or endpoint= in the store URL"
+        case "PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException":
+            return otherRegion
+        case "EntityTooSmall":
+            return "S3 wants parts of at least 5 MiB: raise multipart-chunk-size"
+        case "AccessDenied":
+            return "\(credentials) may not do this: check the bucket's policy and the key's IAM permissions"
+        default:
+            if status == 403 { return "check \(credentials) and its permissions on bucket \(location.bucket)" }
+            if status == 301 { return otherRegion }
+            if RequestRetryPolicy.isTransient(status: status, errorCode: code) { return "S3 kept failing; try again later" }
+            return nil
+        }
+    }
+}

@@ -1,0 +1,107 @@
+/// A binary cache in an S3 bucket (AWS or any S3-compatible server), written with signed
+/// requests over libcurl.
+///
+/// Keys are the cache's layout as given (`nix-cache-info`, `<hash>.narinfo`,
+/// `nar/<hash>.nar.zst`). Two narsync instances may write one bucket: keys name their
+/// content, and the pipeline writes a narinfo only after its NAR.
+public final class S3Destination: BinaryCacheDestination, TransferStatisticsReporting {
+    public let location: S3Location
+    public let statistics: TransferStatistics
+    let client: S3Client
+    private let partSize: Int
+    private let window: PartWindow
+
+    /// A destination for `location`, signing with `credentials`.
+    public init(location: S3Location, credentials: S3Credentials, options: DestinationOptions) {
+        self.location = location
+        statistics = TransferStatistics()
+        let curl = CurlMulti(
+            name: "narsync-s3", settings: options.transferSettings, statistics: statistics, logger: options.logger)
+        client = S3Client(location: location, credentials: credentials, curl: curl)
+        partSize = location.partSize ?? options.partSize
+        window = PartWindow(limit: options.partsInFlight)
+    }
+
+    /// A destination for an `s3://` store URL, with credentials found as AWS tools find them
+    /// (see `S3Credentials.resolve`) in `options.environment`.
+    public convenience init(url: String, options: DestinationOptions) throws {
+        let location = try S3Location(parsing: url)
+        let credentials = try S3Credentials.resolve(profile: location.profile, environment: options.environment)
+        self.init(location: location, credentials: credentials, options: options)
+    }
+
+    public var description: String { location.description }
+
+    public func exists(key: String) throws -> Bool {
+        let response = try client.perform(.init(operation: "check", method: "HEAD", key: key), accepting: [403, 404])
+        if response.status != 403 { return response.status != 404 }
+        // Without s3:ListBucket, S3 answers 403 for a missing key; so does a bad signature,
+        // but a HEAD answer has no body to tell them apart. A GET's error body does.
+        return try read(key: key, range: "bytes=0-0") != nil
+    }
+
+    public func read(key: String) throws -> [UInt8]? {
+        try read(key: key, range: nil)
+    }
+
+    private func read(key: String, range: String?) throws -> [UInt8]? {
+        let call = S3Client.Call(operation: "read", method: "GET", key: key, headers: range.map { [("range", $0)] } ?? [])
+        let response = try client.perform(call, accepting: [403, 404])
+        if response.status == 404 { return nil }
+        if response.status == 403 {
+            // Like Nix: a 403 for want of s3:ListBucket means "no such key".
+            guard S3ErrorBody(response.body)?.code == "AccessDenied" else {
+                throw client.error(call, ExchangeOutcome(result: .success(response), attempts: 1))
+            }
+            return nil
+        }
+        return response.body
+    }
+
+    public func put(key: String, contents: [UInt8], contentType: String) throws {
+        _ = try client.perform(
+            .init(operation: "upload", method: "PUT", key: key, headers: objectHeaders(contentType), body: contents))
+    }
+
+    public func beginUpload(key: String, contentType: String, journal: (any UploadJournal)?) throws -> any ObjectUpload {
+        try S3ObjectUpload(
+            client: client, statistics: statistics, key: key, headers: objectHeaders(contentType), journal: journal,
+            partSize: partSize, window: window)
+    }
+
+    /// Lists the bucket with ListObjectsV2, a thousand keys a request.
+    public func listKeys(suffix: String) throws -> Set<String>? {
+        var keys = Set<String>()
+        var token: String?
+        repeat {
+            var query = [("list-type", "2")]
+            if let token { query.append(("continuation-token", token)) }
+            let response = try client.perform(.init(operation: "list", method: "GET", key: "", query: query))
+            let xml = Substring(String(decoding: response.body, as: UTF8.self))
+            for contents in S3XML.elements("Contents", in: xml) {
+                if let key = S3XML.value("Key", in: contents), key.hasSuffix(suffix) { keys.insert(key) }
+            }
+            token = S3XML.value("IsTruncated", in: xml) == "true" ? S3XML.value("NextContinuationToken", in: xml) : nil
+        } while token != nil
+        return keys
+    }
+
+    private func objectHeaders(_ contentType: String) -> [(name: String, value: String)] {
+        [("content-type", contentType)] + (location.storageClass.map { [("x-amz-storage-class", $0)] } ?? [])
+    }
+
+    /// Creates the bucket (in tests; narsync leaves bucket creation to the user).
+    func createBucket() throws {
+        _ = try client.perform(.init(operation: "create", method: "PUT", key: ""))
+    }
+
+    /// The multipart uploads under way in the bucket, as (key, upload ID).
+    func multipartUploads() throws -> [(key: String, uploadID: String)] {
+        let response = try client.perform(.init(operation: "list uploads of", method: "GET", key: "", query: [("uploads", "")]))
+        let xml = Substring(String(decoding: response.body, as: UTF8.self))
+        return S3XML.elements("Upload", in: xml).compactMap { upload in
+            guard let key = S3XML.value("Key", in: upload), let id = S3XML.value("UploadId", in: upload) else { return nil }
+            return (key, id)
+        }
+    }
+}

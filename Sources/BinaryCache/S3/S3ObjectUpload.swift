@@ -1,0 +1,195 @@
+import NixStore
+
+/// Streams an object of unknown length to S3 without a temporary file: one PUT if it ends
+/// within the first part, a multipart upload otherwise, with several parts in flight.
+///
+/// Without a journal, a failed or aborted upload is aborted on S3 so that no parts linger.
+/// With one, parts are recorded as S3 stores them and left on failure for a later run, which
+/// resumes: where its bytes match a recorded part (size and SHA-256) it skips sending it.
+final class S3ObjectUpload: ObjectUpload {
+    private enum State { case writing, finished }
+
+    private let client: S3Client
+    private let statistics: TransferStatistics
+    private let key: String
+    private let headers: [(name: String, value: String)]
+    private let journal: (any UploadJournal)?
+    private let sizing: PartSizing
+    private let tracker: PartTracker
+    private let cancellation = Cancellation()
+    private var state = State.writing
+    /// Why the upload failed; writing on after a failure throws it again.
+    private var failure: Error?
+    private var buffer: [UInt8] = []
+    private var nextPart = 1
+    private var uploadID: String?
+    private var storedParts: [Int: StoredPart] = [:]
+    /// Parts an interrupted run stored, trusted only when the same bytes come again.
+    private var reusable: [Int: StoredPart] = [:]
+
+    init(
+        client: S3Client, statistics: TransferStatistics, key: String, headers: [(name: String, value: String)],
+        journal: (any UploadJournal)?, partSize: Int, window: PartWindow
+    ) throws {
+        self.client = client
+        self.statistics = statistics
+        self.key = key
+        self.headers = headers
+        self.journal = journal
+        tracker = PartTracker(window: window)
+        guard let journal, let unfinished = try journal.unfinishedUpload(key: key) else {
+            sizing = PartSizing(initial: partSize)
+            return
+        }
+        // Resume with the interrupted upload's part size, so parts fall at the same offsets.
+        sizing = PartSizing(initial: unfinished.partSize)
+        guard let onServer = try client.listParts(key: key, uploadID: unfinished.uploadID) else {
+            try journal.uploadEnded(key: key, uploadID: unfinished.uploadID)
+            return
+        }
+        uploadID = unfinished.uploadID
+        let held = Dictionary(onServer.map { ($0.number, $0) }, uniquingKeysWith: { $1 })
+        for part in unfinished.parts {
+            if let stored = held[part.number], stored.size == part.size, Self.sameETag(stored.etag, part.etag) {
+                reusable[part.number] = part
+            }
+        }
+    }
+
+    deinit {
+        if state == .writing { abort() }
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        if let failure { throw failure }
+        precondition(state == .writing, "write after commit or abort")
+        var offset = 0
+        while offset < bytes.count {
+            let wanted = sizing.size(ofPart: nextPart) - buffer.count
+            let count = min(wanted, bytes.count - offset)
+            if buffer.isEmpty { buffer.reserveCapacity(sizing.size(ofPart: nextPart)) }
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + count]))
+            offset += count
+            if count == wanted { try failing { try sendPart() } }
+        }
+    }
+
+    func commit() throws {
+        if let failure { throw failure }
+        precondition(state == .writing, "commit after commit or abort")
+        try failing {
+            if nextPart == 1 {
+                // It all fits in one part: a plain PUT, and any interrupted upload is void.
+                if let uploadID { try abandon(uploadID) }
+                _ = try client.perform(.init(operation: "upload", method: "PUT", key: key, headers: headers, body: buffer))
+            } else {
+                if !buffer.isEmpty { try sendPart() }
+                try absorb(tracker.collect(waitingForAll: true))
+                let parts = (1..<nextPart).compactMap { storedParts[$0] }
+                guard parts.count == nextPart - 1, let uploadID else { preconditionFailure("a part went missing") }
+                try client.completeMultipartUpload(key: key, uploadID: uploadID, parts: parts)
+                try journal?.uploadEnded(key: key, uploadID: uploadID)
+            }
+        }
+        state = .finished
+    }
+
+    func abort() {
+        guard state == .writing else { return }
+        state = .finished
+        stopPartsInFlight()
+        // With a journal, its owner decides whether the stored parts serve a later run.
+        if journal == nil, let uploadID { try? client.abortMultipartUpload(key: key, uploadID: uploadID) }
+    }
+
+    /// Runs `body`; if it throws, the upload is aborted before the error goes on.
+    private func failing(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch {
+            failure = error
+            abort()
+            throw error
+        }
+    }
+
+    private func sendPart() throws {
+        let bytes = buffer
+        buffer = []
+        let number = nextPart
+        nextPart += 1
+        guard number <= PartSizing.maximumParts else {
+            throw DestinationError(
+                operation: "upload", location: client.objectName(key),
+                reason: .configuration("the object needs more than \(PartSizing.maximumParts) parts"),
+                hint: "raise multipart-chunk-size")
+        }
+        let sha256 = SHA256Hasher.hash(bytes).hex
+        if try reuse(number: number, size: bytes.count, sha256: sha256) { return }
+        if uploadID == nil {
+            let created = try client.createMultipartUpload(key: key, headers: headers)
+            uploadID = created
+            try journal?.uploadStarted(key: key, uploadID: created, partSize: sizing.initial)
+        }
+        while true {
+            let finished = tracker.reserve()
+            if finished.isEmpty { break }
+            try absorb(finished)
+        }
+        let tracker = tracker
+        client.uploadPart(
+            key: key, uploadID: uploadID!, number: number, bytes: bytes, sha256: sha256, cancellation: cancellation
+        ) { tracker.partFinished($0) }
+    }
+
+    /// Whether part `number` is already stored by an interrupted run with these very bytes.
+    /// A mismatch means the bytes differ from what that run sent: at the first part, the old
+    /// upload is aborted and a new one started; later, when earlier parts are already in the
+    /// old upload, the rest is sent into it, each part replacing the old one of its number.
+    private func reuse(number: Int, size: Int, sha256: String) throws -> Bool {
+        guard let old = reusable[number] else { return false }
+        if old.size == size && old.sha256 == sha256 {
+            storedParts[number] = old
+            statistics.recordReusedPart()
+            return true
+        }
+        reusable.removeAll()
+        if number == 1, let uploadID { try abandon(uploadID) }
+        return false
+    }
+
+    /// Aborts an interrupted run's upload that this one will not use.
+    private func abandon(_ oldUploadID: String) throws {
+        try client.abortMultipartUpload(key: key, uploadID: oldUploadID)
+        try journal?.uploadEnded(key: key, uploadID: oldUploadID)
+        uploadID = nil
+        reusable.removeAll()
+    }
+
+    /// Records stored parts (in the journal too) and throws the first failure.
+    private func absorb(_ outcomes: [PartOutcome]) throws {
+        var failure: DestinationError?
+        for outcome in outcomes {
+            switch outcome {
+            case .stored(let part):
+                storedParts[part.number] = part
+                if let uploadID { try journal?.partStored(key: key, uploadID: uploadID, part: part) }
+            case .failed(let error):
+                failure = failure ?? error
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Cancels the parts in flight and waits for them; parts stored meanwhile are journaled.
+    private func stopPartsInFlight() {
+        cancellation.cancel()
+        client.curl.wake()
+        try? absorb(tracker.collect(waitingForAll: true))
+    }
+
+    private static func sameETag(_ a: String, _ b: String) -> Bool {
+        let unquoted = { (etag: String) in etag.trimmingCharacters(in: ["\""]) }
+        return unquoted(a) == unquoted(b)
+    }
+}

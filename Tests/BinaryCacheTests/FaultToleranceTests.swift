@@ -1,0 +1,128 @@
+@testable import BinaryCache
+import Foundation
+import Testing
+import TestSupport
+
+/// Hands out faults in turn to the requests of each kind; requests past the list go through.
+final class FaultSchedule: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pending: [String: [FaultProxy.Fault?]]
+
+    init(_ faults: [String: [FaultProxy.Fault?]]) {
+        pending = faults
+    }
+
+    func fault(method: String, target: String) -> FaultProxy.Fault? {
+        lock.withLock {
+            let kind = Self.kind(method: method, target: target)
+            guard let next = pending[kind]?.first else { return nil }
+            pending[kind]!.removeFirst()
+            return next
+        }
+    }
+
+    /// "create", "part", "complete", or the method: the S3 call a request makes.
+    static func kind(method: String, target: String) -> String {
+        if method == "POST" && target.hasSuffix("?uploads") || target.contains("?uploads=") { return "create" }
+        if method == "PUT" && target.contains("partNumber=") { return "part" }
+        if method == "POST" && target.contains("uploadId=") { return "complete" }
+        return method
+    }
+}
+
+/// Uploads through a proxy that answers 500 and 503 SlowDown, resets connections mid-body,
+/// cuts answers short and stalls; moto behind it holds the truth.
+@Suite(.moto) struct FaultToleranceTests {
+    @Test func multipartUploadArrivesWholeThroughFaults() throws {
+        let moto = try SharedMoto.required
+        let direct = try moto.makeBucket()
+        let schedule = FaultSchedule([
+            "create": [.status(503, code: "SlowDown")],
+            "part": [
+                nil, .status(503, code: "SlowDown"), .dropRequest, nil, .status(500, code: "InternalError", retryAfter: 1),
+                .cutResponse, .delay(.seconds(3)),
+            ],
+            // S3 may fail a completion with 200 and the error in the body.
+            "complete": [.status(500, code: "InternalError"), .status(200, code: "InternalError")],
+            "GET": [.cutResponse],
+        ])
+        let proxy = try FaultProxy(upstreamPort: moto.server.port) { _, method, target in
+            schedule.fault(method: method, target: target)
+        }
+        defer { proxy.stop() }
+        let options = moto.options {
+            $0.partsInFlight = 3
+            $0.stallTimeout = .seconds(2)
+        }
+        let destination = try S3Destination(url: moto.url(bucket: direct.location.bucket, port: proxy.port), options: options)
+        let bytes = pseudoRandomBytes(28 << 20, seed: 20)  // six parts: 5 × 5 MiB + 3 MiB
+        try stream(bytes, into: destination.beginUpload(key: "nar/faulty.nar.zst", contentType: ContentType.nar, journal: nil))
+
+        // Read back past the proxy, and through it (the first GET is cut off).
+        #expect(try direct.read(key: "nar/faulty.nar.zst") == bytes)
+        #expect(try destination.read(key: "nar/faulty.nar.zst") == bytes)
+        #expect(try direct.multipartUploads().isEmpty)
+
+        // A retried part re-sends that part only: each part number went out once, plus once
+        // for every fault that hit it.
+        let parts = proxy.requests.filter { FaultSchedule.kind(method: $0.method, target: $0.target) == "part" }
+        for number in 1...6 {
+            let sent = parts.filter { $0.target.contains("partNumber=\(number)&") || $0.target.hasSuffix("partNumber=\(number)") }
+            #expect(sent.count == 1 + sent.filter { $0.fault != nil }.count, "part \(number)")
+        }
+        // Error answers, cut answers and the stall surface as retries; a connection reset
+        // before any answer curl may retry on its own.
+        #expect(proxy.requests.filter { $0.fault != nil }.count == 9)
+        #expect(destination.statistics.retries >= 8)
+    }
+
+    @Test func permanentErrorsFailAtOnce() throws {
+        let moto = try SharedMoto.required
+        let bucket = try moto.makeBucket().location.bucket
+        let proxy = try FaultProxy(upstreamPort: moto.server.port) { _, _, _ in .status(403, code: "AccessDenied") }
+        defer { proxy.stop() }
+        let destination = try S3Destination(url: moto.url(bucket: bucket, port: proxy.port), options: moto.options())
+        let started = ContinuousClock.now
+        let error = #expect(throws: DestinationError.self) {
+            try destination.put(key: "x.narinfo", contents: [1], contentType: ContentType.narInfo)
+        }
+        #expect(error?.reason == .status(403, code: "AccessDenied", message: "injected by FaultProxy"))
+        #expect(error?.attempts == 1)
+        #expect(error?.description.contains("s3://\(bucket)/x.narinfo") == true)
+        #expect(proxy.requests.count == 1)
+        #expect(ContinuousClock.now - started < .seconds(1))
+    }
+
+    @Test func retriesStopAtTheLimit() throws {
+        let moto = try SharedMoto.required
+        let bucket = try moto.makeBucket().location.bucket
+        let proxy = try FaultProxy(upstreamPort: moto.server.port) { _, _, _ in .status(503, code: "SlowDown") }
+        defer { proxy.stop() }
+        let options = moto.options { $0.retry.maximumAttempts = 3 }
+        let destination = try S3Destination(url: moto.url(bucket: bucket, port: proxy.port), options: options)
+        let error = #expect(throws: DestinationError.self) {
+            try destination.put(key: "x.narinfo", contents: [1], contentType: ContentType.narInfo)
+        }
+        #expect(error?.attempts == 3)
+        #expect(error?.isTransient == true)
+        #expect(error?.description.contains("503 SlowDown") == true)
+        #expect(error?.description.contains("after 3 attempts") == true)
+        #expect(proxy.requests.count == 3)
+        #expect(destination.statistics.retries == 2)
+    }
+
+    @Test func unreachableEndpointIsATransportError() throws {
+        let moto = try SharedMoto.required
+        let port = try LoopbackListener.freePort()  // nobody listens there
+        let options = moto.options { $0.retry.maximumAttempts = 2 }
+        let destination = try S3Destination(url: moto.url(bucket: "narsync-nowhere", port: port), options: options)
+        let error = #expect(throws: DestinationError.self) { try destination.exists(key: "x.narinfo") }
+        guard case .transport = error?.reason else {
+            Issue.record("expected a transport error, got \(String(describing: error))")
+            return
+        }
+        #expect(error?.isTransient == true)
+        #expect(error?.attempts == 2)
+        #expect(error?.description.contains("127.0.0.1:\(port)") == true)
+    }
+}

@@ -1,0 +1,73 @@
+@testable import BinaryCache
+import Foundation
+import Testing
+import TestSupport
+
+/// Multipart uploads with a journal: an interrupted upload's stored parts are kept, and a
+/// later upload of the same key sends only what is missing.
+@Suite(.moto) struct ResumeTests {
+    /// Writes three and a half parts with one part in flight at a time, so that the first
+    /// parts are journaled before the next is sent, then stops as a killed narsync would.
+    func interruptedUpload(of bytes: [UInt8], key: String, journal: InMemoryJournal, moto: SharedMoto) throws -> S3Destination {
+        let destination = try moto.makeBucket(options: moto.options { $0.partsInFlight = 1 })
+        let upload = try destination.beginUpload(key: key, contentType: ContentType.nar, journal: journal)
+        try stream(Array(bytes.prefix(17 << 20)), into: upload, commit: false)
+        upload.abort()
+        return destination
+    }
+
+    @Test func resumedUploadSendsOnlyTheMissingParts() throws {
+        let moto = try SharedMoto.required
+        let journal = InMemoryJournal()
+        let key = "nar/resumed.nar.zst"
+        let bytes = pseudoRandomBytes(23 << 20, seed: 10)  // five parts: 5 5 5 5 3 MiB
+        let first = try interruptedUpload(of: bytes, key: key, journal: journal, moto: moto)
+        let stored = try #require(journal.unfinishedUpload(key: key))
+        #expect(stored.parts.count >= 2)
+        #expect(try first.multipartUploads().map(\.uploadID) == [stored.uploadID])
+
+        // A new run: another destination, the same journal and the same bytes.
+        let second = try S3Destination(url: moto.url(bucket: first.location.bucket), options: moto.options())
+        try stream(bytes, into: second.beginUpload(key: key, contentType: ContentType.nar, journal: journal))
+        #expect(second.statistics.partsReused == stored.parts.count)
+        let missing = bytes.count - stored.parts.reduce(0) { $0 + $1.size }
+        // The missing parts, and the few hundred bytes of the completion request.
+        #expect((missing..<missing + 4096).contains(second.statistics.bytesSent))
+        #expect(try second.read(key: key) == bytes)
+        #expect(journal.unfinishedUpload(key: key) == nil)
+        #expect(try second.multipartUploads().isEmpty)
+    }
+
+    @Test func resumedUploadWithOtherBytesStartsAfresh() throws {
+        let moto = try SharedMoto.required
+        let journal = InMemoryJournal()
+        let key = "nar/changed.nar.zst"
+        let first = try interruptedUpload(of: pseudoRandomBytes(23 << 20, seed: 11), key: key, journal: journal, moto: moto)
+        let old = try #require(journal.unfinishedUpload(key: key))
+
+        let other = pseudoRandomBytes(12 << 20, seed: 12)
+        try stream(other, into: first.beginUpload(key: key, contentType: ContentType.nar, journal: journal))
+        #expect(first.statistics.partsReused == 0)
+        #expect(try first.read(key: key) == other)
+        // The old upload was aborted, not left to linger.
+        #expect(try first.multipartUploads().allSatisfy { $0.uploadID != old.uploadID })
+        #expect(try first.multipartUploads().isEmpty)
+        #expect(journal.unfinishedUpload(key: key) == nil)
+    }
+
+    @Test func journalOutlivingItsUploadIsIgnored() throws {
+        let moto = try SharedMoto.required
+        let journal = InMemoryJournal()
+        let key = "nar/expired.nar.zst"
+        let destination = try interruptedUpload(of: pseudoRandomBytes(23 << 20, seed: 13), key: key, journal: journal, moto: moto)
+        // The bucket's lifecycle rule (here: someone else) aborted the upload meanwhile.
+        let old = try #require(journal.unfinishedUpload(key: key))
+        try destination.client.abortMultipartUpload(key: key, uploadID: old.uploadID)
+
+        let bytes = pseudoRandomBytes(11 << 20, seed: 14)
+        try stream(bytes, into: destination.beginUpload(key: key, contentType: ContentType.nar, journal: journal))
+        #expect(destination.statistics.partsReused == 0)
+        #expect(try destination.read(key: key) == bytes)
+        #expect(journal.unfinishedUpload(key: key) == nil)
+    }
+}

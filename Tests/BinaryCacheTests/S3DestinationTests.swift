@@ -1,0 +1,137 @@
+@testable import BinaryCache
+import Foundation
+import Testing
+import TestSupport
+
+/// S3 destinations against moto with signature checking on: every request here is signed
+/// with SigV4 and verified by moto.
+@Suite(.moto) struct S3DestinationTests {
+    @Test func smallObjectsRoundTripWithNixContentTypes() throws {
+        let moto = try SharedMoto.required
+        let destination = try moto.makeBucket()
+        let info = Array("StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n".utf8)
+        try destination.put(key: "nix-cache-info", contents: info, contentType: ContentType.cacheInfo)
+        try destination.put(key: "abc.narinfo", contents: Array("StorePath: x\n".utf8), contentType: ContentType.narInfo)
+        #expect(try destination.read(key: "nix-cache-info") == info)
+        #expect(try destination.read(key: "missing.narinfo") == nil)
+        #expect(try destination.exists(key: "abc.narinfo"))
+        #expect(try !destination.exists(key: "missing.narinfo"))
+        let head = try destination.client.perform(.init(operation: "check", method: "HEAD", key: "abc.narinfo"))
+        #expect(head.header("content-type") == ContentType.narInfo)
+        let cacheInfo = try destination.client.perform(.init(operation: "check", method: "HEAD", key: "nix-cache-info"))
+        #expect(cacheInfo.header("content-type") == ContentType.cacheInfo)
+    }
+
+    @Test func listingFollowsPagesAndKeepsOnlyTheSuffix() throws {
+        let moto = try SharedMoto.required
+        let destination = try moto.makeBucket()
+        let hashes = (0..<12).map { String(format: "%032d", $0) }
+        for hash in hashes {
+            try destination.put(key: "\(hash).narinfo", contents: [1], contentType: ContentType.narInfo)
+            try destination.put(key: "nar/\(hash).nar.zst", contents: [2], contentType: ContentType.nar)
+        }
+        let requestsBefore = destination.statistics.requests
+        let keys = try destination.listKeys(suffix: ".narinfo")
+        #expect(keys == Set(hashes.map { "\($0).narinfo" }))
+        // moto lists 5 keys a page here: 24 keys take 5 requests.
+        #expect(destination.statistics.requests - requestsBefore == 5)
+    }
+
+    @Test func objectSmallerThanAPartIsOnePut() throws {
+        let moto = try SharedMoto.required
+        let destination = try moto.makeBucket()
+        let bytes = pseudoRandomBytes(300_000, seed: 1)
+        let before = destination.statistics.requests
+        try stream(bytes, into: destination.beginUpload(key: "nar/small.nar.zst", contentType: ContentType.nar, journal: nil))
+        #expect(destination.statistics.requests - before == 1)
+        #expect(try destination.read(key: "nar/small.nar.zst") == bytes)
+    }
+
+    @Test func objectLargerThanAPartGoesMultipartAndArrivesWhole() throws {
+        let moto = try SharedMoto.required
+        let destination = try moto.makeBucket()
+        let bytes = pseudoRandomBytes(13 << 20, seed: 2)  // 5 + 5 + 3 MiB
+        let before = destination.statistics.requests
+        try stream(bytes, into: destination.beginUpload(key: "nar/big.nar.zst", contentType: ContentType.nar, journal: nil))
+        // Create, three parts, complete.
+        #expect(destination.statistics.requests - before == 5)
+        #expect(try destination.read(key: "nar/big.nar.zst") == bytes)
+        let head = try destination.client.perform(.init(operation: "check", method: "HEAD", key: "nar/big.nar.zst"))
+        #expect(head.header("content-type") == ContentType.nar)
+        #expect(try destination.multipartUploads().isEmpty)
+    }
+
+    @Test func abortedUploadLeavesNoObjectAndNoParts() throws {
+        let moto = try SharedMoto.required
+        let destination = try moto.makeBucket()
+        let upload = try destination.beginUpload(key: "nar/aborted.nar.zst", contentType: ContentType.nar, journal: nil)
+        try stream(pseudoRandomBytes(11 << 20, seed: 3), into: upload, commit: false)
+        #expect(try destination.multipartUploads().count == 1)
+        upload.abort()
+        #expect(try destination.multipartUploads().isEmpty)
+        #expect(try !destination.exists(key: "nar/aborted.nar.zst"))
+    }
+
+    @Test func wrongSecretFailsAtOnceNamingSignatureDoesNotMatch() throws {
+        let moto = try SharedMoto.required
+        let good = try moto.makeBucket()
+        let bad = try S3Destination(url: moto.url(bucket: good.location.bucket), options: moto.options(secret: "not-the-secret"))
+        let error = #expect(throws: DestinationError.self) {
+            try bad.put(key: "abc.narinfo", contents: [1], contentType: ContentType.narInfo)
+        }
+        guard let error else { return }
+        #expect(error.reason == .status(403, code: "SignatureDoesNotMatch", message: error.reason.message))
+        #expect(error.attempts == 1)
+        #expect(!error.isTransient)
+        let text = error.description
+        #expect(text.contains("s3://\(good.location.bucket)/abc.narinfo"))
+        #expect(text.contains("403") && text.contains("SignatureDoesNotMatch"))
+        #expect(text.contains(moto.credentials.accessKeyID))
+        #expect(!text.contains("not-the-secret") && !text.contains(moto.credentials.secretAccessKey))
+        // A HEAD's 403 has no body; exists() asks again to tell a bad key from a missing one.
+        #expect(throws: DestinationError.self) { try bad.exists(key: "abc.narinfo") }
+    }
+
+    @Test func missingBucketIsNamedWithAdvice() throws {
+        let moto = try SharedMoto.required
+        let destination = try S3Destination(url: moto.url(bucket: "narsync-no-such-bucket"), options: moto.options())
+        let error = #expect(throws: DestinationError.self) {
+            try destination.put(key: "nix-cache-info", contents: [1], contentType: ContentType.cacheInfo)
+        }
+        #expect(error?.reason == .status(404, code: "NoSuchBucket", message: error?.reason.message))
+        #expect(error?.description.contains("Create the bucket") == true)
+    }
+
+    @Test func madeByTheFactoryFromANixStoreURL() throws {
+        let moto = try SharedMoto.required
+        let bucket = try moto.makeBucket().location.bucket
+        let url = moto.url(bucket: bucket) + "&compression=zstd&storage-class=STANDARD_IA"
+        let destination = try #require(try makeDestination(url: url, options: moto.options()) as? S3Destination)
+        #expect(destination.description == "s3://\(bucket)")
+        try destination.put(key: "nix-cache-info", contents: [1], contentType: ContentType.cacheInfo)
+        let head = try destination.client.perform(.init(operation: "check", method: "HEAD", key: "nix-cache-info"))
+        #expect(head.header("x-amz-storage-class") == "STANDARD_IA")
+    }
+
+    @Test func twoWritersOfOneKeyLeaveOneWholeObject() throws {
+        // Two narsync instances upload the same NAR at once: its key names its content, so
+        // whichever completes last leaves the same bytes, and neither leaves parts behind.
+        let moto = try SharedMoto.required
+        let first = try moto.makeBucket()
+        let second = try S3Destination(url: moto.url(bucket: first.location.bucket), options: moto.options())
+        let bytes = pseudoRandomBytes(12 << 20, seed: 4)
+        let uploads = try [first, second].map {
+            try $0.beginUpload(key: "nar/shared.nar.zst", contentType: ContentType.nar, journal: InMemoryJournal())
+        }
+        for upload in uploads { try stream(bytes, into: upload, commit: false) }
+        for upload in uploads { try upload.commit() }
+        #expect(try first.read(key: "nar/shared.nar.zst") == bytes)
+        #expect(try first.multipartUploads().isEmpty)
+    }
+}
+
+extension DestinationError.Reason {
+    var message: String? {
+        if case .status(_, _, let message) = self { message } else { nil }
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+
+/// A loopback HTTP proxy between narsync and a server (moto) that breaks some requests on
+/// purpose, as networks and S3 do: error answers, connections cut mid-body, long pauses.
+/// Every request is forwarded on a fresh upstream connection.
+public final class FaultProxy: @unchecked Sendable {
+    public enum Fault: Sendable, Equatable {
+        /// Answered by the proxy with this status and an S3 error body; not forwarded.
+        case status(Int, code: String, retryAfter: Int? = nil)
+        /// The connection is reset after half the request body.
+        case dropRequest
+        /// Forwarded, but the answer is cut off half-way through its head.
+        case cutResponse
+        /// Forwarded after a pause.
+        case delay(Duration)
+    }
+
+    /// A request the proxy saw, and what it did to it.
+    public struct Request: Sendable {
+        public var index: Int
+        public var method: String
+        public var target: String
+        public var fault: Fault?
+    }
+
+    public let upstreamPort: Int
+    private let plan: @Sendable (_ index: Int, _ method: String, _ target: String) -> Fault?
+    private var listener: LoopbackListener!
+    private let lock = NSLock()
+    private var seen: [Request] = []
+
+    /// - Parameter plan: the fault for the request numbered `index` (from 0, in arrival order).
+    public init(upstreamPort: Int, plan: @escaping @Sendable (_ index: Int, _ method: String, _ target: String) -> Fault?) throws {
+        self.upstreamPort = upstreamPort
+        self.plan = plan
+        listener = try LoopbackListener { [weak self] connection in self?.serve(connection) }
+    }
+
+    deinit { listener.stop() }
+
+    public var port: Int { listener.port }
+    public var requests: [Request] { lock.withLock { seen } }
+    public func stop() { listener.stop() }
+
+    private func serve(_ client: SocketConnection) {
+        while let head = try? client.readHead() {
+            let fault: Fault? = lock.withLock {
+                let fault = plan(seen.count, head.method, head.target)
+                seen.append(Request(index: seen.count, method: head.method, target: head.target, fault: fault))
+                return fault
+            }
+            do {
+                if try !handle(head, fault: fault, client: client) { return }
+            } catch {
+                return
+            }
+        }
+    }
+
+    /// Answers one request; false when the connection is finished with.
+    private func handle(_ head: HTTPHead, fault: Fault?, client: SocketConnection) throws -> Bool {
+        if fault == .dropRequest {
+            _ = try client.read(exactly: (Int(head.header("Content-Length") ?? "0") ?? 0) / 2)
+            client.close(reset: true)
+            return false
+        }
+        let body = try client.readRequestBody(head)
+        switch fault {
+        case .status(let status, let code, let retryAfter):
+            let xml = "<?xml version=\"1.0\"?><Error><Code>\(code)</Code><Message>injected by FaultProxy</Message></Error>"
+            var headers = [(name: "Content-Type", value: "application/xml")]
+            if let retryAfter { headers.append(("Retry-After", String(retryAfter))) }
+            try client.writeResponse(status: status, headers: headers, body: head.method == "HEAD" ? [] : Array(xml.utf8))
+            return true
+        case .delay(let pause):
+            Thread.sleep(forTimeInterval: Double(pause.components.seconds) + Double(pause.components.attoseconds) / 1e18)
+        default:
+            break
+        }
+        let (responseHead, responseBody) = try forward(head, body: body)
+        if fault == .cutResponse {
+            try client.write(Array(responseHead.bytes.prefix(responseHead.bytes.count / 2)))
+            client.close(reset: true)
+            return false
+        }
+        try client.write(responseHead.bytes + responseBody)
+        return true
+    }
+
+    private func forward(_ head: HTTPHead, body: [UInt8]) throws -> (HTTPHead, [UInt8]) {
+        let upstream = try SocketConnection.connect(port: upstreamPort)
+        defer { upstream.close() }
+        var request = head
+        request.setHeader("Connection", "close")
+        request.setHeader("Transfer-Encoding", nil)
+        request.setHeader("Content-Length", body.isEmpty && head.header("Content-Length") == nil ? nil : String(body.count))
+        try upstream.write(request.bytes + body)
+        guard var response = try upstream.readHead() else { throw TestFailure("upstream closed without answering") }
+        let responseBody = try upstream.readResponseBody(response, requestMethod: head.method)
+        response.setHeader("Connection", nil)
+        if head.method != "HEAD" {
+            response.setHeader("Transfer-Encoding", nil)
+            response.setHeader("Content-Length", String(responseBody.count))
+        }
+        return (response, responseBody)
+    }
+}
