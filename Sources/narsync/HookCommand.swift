@@ -60,9 +60,8 @@ struct HookCommand: ParsableCommand {
         }
         let input = readInput(storeDirectory)
         for reason in input.dropped.prefix(Self.namedDropLimit) { Self.say("dropped \(reason)") }
-        if input.dropped.count > Self.namedDropLimit {
-            Self.say("dropped \(input.dropped.count - Self.namedDropLimit) more invalid paths")
-        }
+        let named = min(input.dropped.count, Self.namedDropLimit)
+        if input.droppedCount > named { Self.say("dropped \(input.droppedCount - named) more") }
         guard let request = input.request else {
             return Self.say("no valid store paths given (OUT_PATHS, arguments or --stdin); nothing queued")
         }

@@ -35,7 +35,13 @@ public enum HookClient {
         while offset < bytes.count {
             guard UnixSocket.wait(socket, for: Int16(POLLOUT), until: deadline) else { throw .timedOut(socketPath) }
             guard let sent = UnixSocket.send(socket, bytes[offset...]) else {
-                throw .unreachable(socketPath, "the service closed the connection: \(String(cString: strerror(errno)))")
+                // A service that refuses a client (an untrusted user) answers and closes at once;
+                // its answer says more than the broken pipe does.
+                let sendError = String(cString: strerror(errno))
+                guard let reply = try? readReply(socket, socketPath, deadline: deadline) else {
+                    throw .unreachable(socketPath, "the service closed the connection: \(sendError)")
+                }
+                return try parseReply(reply, socketPath)
             }
             offset += sent
         }

@@ -19,11 +19,12 @@ public struct HookRequest: Hashable, Sendable {
 
     /// The first line of every request.
     public static let header = "narsync-hook 1"
-    /// The largest request read from a socket or a spool file: 100,000 paths of ordinary length.
+    /// The largest request read from a socket or a spool file; it also bounds the number of
+    /// paths (at most 83,886 in /nix/store).
     public static let maximumSize = 4 << 20
-    public static let maximumPathCount = 100_000
 
-    /// - Parameter outputs: must not be empty; duplicates are kept only once, in first-seen order.
+    /// - Parameter outputs: duplicates are kept only once, in first-seen order. (A request
+    ///   without outputs can be serialized but is refused by the parser.)
     public init(outputs: [StorePath], derivation: StorePath? = nil) {
         var seen = Set<StorePath>()
         self.outputs = outputs.filter { seen.insert($0).inserted }
@@ -57,7 +58,6 @@ public struct HookRequest: Hashable, Sendable {
             let lineNumber = index + 2
             guard let text = String(validating: line, as: UTF8.self) else { throw .malformedLine(lineNumber, "it is not UTF-8") }
             if text.hasPrefix("out ") {
-                guard outputs.count < Self.maximumPathCount else { throw .tooManyPaths }
                 outputs.append(try Self.path(text.dropFirst(4), storeDirectory, lineNumber))
             } else if text.hasPrefix("drv ") {
                 guard derivation == nil else { throw .malformedLine(lineNumber, "a second drv line") }
@@ -88,7 +88,6 @@ public struct HookRequest: Hashable, Sendable {
 /// Why a hook request, from a socket or a spool file, was not accepted.
 public enum HookRequestError: Error, CustomStringConvertible, Equatable, Sendable {
     case tooLarge(Int)
-    case tooManyPaths
     case notARequest
     case truncated
     case malformedLine(Int, String)
@@ -98,8 +97,6 @@ public enum HookRequestError: Error, CustomStringConvertible, Equatable, Sendabl
         switch self {
         case .tooLarge(let size):
             "the request has \(size) bytes, more than the \(HookRequest.maximumSize) allowed"
-        case .tooManyPaths:
-            "the request names more than \(HookRequest.maximumPathCount) paths"
         case .notARequest:
             "it does not start with '\(HookRequest.header)'; it was not written by this version of narsync hook"
         case .truncated:

@@ -68,7 +68,7 @@ public final class HookServer: @unchecked Sendable {
     /// `shutdown()`.
     /// - Throws: `SystemError` if the socket cannot be created, for example because another
     ///   service is listening on it.
-    public init(configuration: Configuration, logger: Logger, enqueue: @escaping Enqueue) throws {
+    public init(configuration: Configuration, logger: Logger = Logger(label: "narsync.hook"), enqueue: @escaping Enqueue) throws {
         self.configuration = configuration
         self.enqueue = enqueue
         self.logger = logger

@@ -17,21 +17,22 @@ public struct HookTrust: Sendable, Hashable {
     }
 
     /// Whether `peer` is root, a trusted user, or in a trusted group, as its primary group or,
-    /// by the user database, a supplementary one.
+    /// by the user database, its login group or a supplementary one.
     public func trusts(_ peer: PeerCredentials) -> Bool {
         if peer.uid == 0 || users.contains(peer.uid) || groups.contains(peer.gid) { return true }
         guard !groups.isEmpty else { return false }
-        return !groups.isDisjoint(with: Self.supplementaryGroups(of: peer.uid, primary: peer.gid))
+        return !groups.isDisjoint(with: Self.groupList(of: peer.uid))
     }
 
-    private static func supplementaryGroups(of uid: uid_t, primary: gid_t) -> [gid_t] {
+    /// The groups of user `uid` by the user database: its login group and those listing it.
+    private static func groupList(of uid: uid_t) -> [gid_t] {
         var entry = passwd()
         var result: UnsafeMutablePointer<passwd>?
         var buffer = [CChar](repeating: 0, count: 16 * 1024)
         guard getpwuid_r(uid, &entry, &buffer, buffer.count, &result) == 0, result != nil else { return [] }
         var count: Int32 = 64
         var groups = [gid_t](repeating: 0, count: Int(count))
-        while getgrouplist(entry.pw_name, primary, &groups, &count) == -1 {
+        while getgrouplist(entry.pw_name, entry.pw_gid, &groups, &count) == -1 {
             // `count` now says how many there are; one more try with room for all of them.
             guard count > Int32(groups.count), count < 65_536 else { return [] }
             groups = [gid_t](repeating: 0, count: Int(count))
