@@ -21,7 +21,9 @@ struct HookCommand: ParsableCommand {
               post-build-hook = /usr/local/bin/narsync
 
             (narsync run without arguments while Nix's OUT_PATHS and DRV_PATH are set acts as \
-            `narsync hook`.) For other sockets or spool directories, use a two-line script:
+            `narsync hook`.) For another socket or spool directory, set NARSYNC_HOOK_SOCKET and \
+            NARSYNC_SPOOL_DIR in Nix's environment (nix-daemon's, for a multi-user install), \
+            or use a two-line script:
 
               #!/bin/sh
               exec /usr/local/bin/narsync hook --socket /run/narsync/hook.sock
@@ -31,15 +33,21 @@ struct HookCommand: ParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("The service's hook socket.", valueName: "path"))
-    var socket: String = HookServer.Configuration.defaultSocketPath
+    @Option(help: ArgumentHelp("The service's hook socket (default: $NARSYNC_HOOK_SOCKET, or \(HookServer.Configuration.defaultSocketPath)).", valueName: "path"))
+    var socket: String = HookCommand.environment("NARSYNC_HOOK_SOCKET") ?? HookServer.Configuration.defaultSocketPath
 
     @Option(name: .customLong("spool-dir"), help: ArgumentHelp(
-        "Where requests wait when the service cannot be reached.", valueName: "dir"))
-    var spoolDirectory: String = Spool.defaultDirectory
+        "Where requests wait when the service cannot be reached (default: $NARSYNC_SPOOL_DIR, or \(Spool.defaultDirectory)).",
+        valueName: "dir"))
+    var spoolDirectory: String = HookCommand.environment("NARSYNC_SPOOL_DIR") ?? Spool.defaultDirectory
 
     @Option(name: .customLong("store-dir"), help: ArgumentHelp("The store directory paths are named in.", valueName: "dir"))
     var storeDirectory: String = "/nix/store"
+
+    @Option(name: .customLong("store-root"), help: ArgumentHelp(
+        "Filesystem root of the Nix store, where the derivation is read when OUT_PATHS is empty (default: from the store setting Nix passes in NIX_CONFIG, or /).",
+        valueName: "dir"))
+    var storeRoot: String?
 
     @Flag(help: "Read paths from standard input instead of OUT_PATHS.")
     var stdin = false
@@ -62,10 +70,21 @@ struct HookCommand: ParsableCommand {
         for reason in input.dropped.prefix(Self.namedDropLimit) { Self.say("dropped \(reason)") }
         let named = min(input.dropped.count, Self.namedDropLimit)
         if input.droppedCount > named { Self.say("dropped \(input.droppedCount - named) more") }
-        guard let request = input.request else {
+        guard var request = input.request else {
             return Self.say("no valid store paths given (OUT_PATHS, arguments or --stdin); nothing queued")
         }
-        let count = request.outputs.count == 1 ? "1 path" : "\(request.outputs.count) paths"
+        if request.outputs.isEmpty, let derivation = request.derivation {
+            // Nix 2.8.0 sets OUT_PATHS empty (NixOS/nix#6446); the derivation names the outputs.
+            let root = storeRoot ?? Self.storeRoot(fromNixConfig: ProcessInfo.processInfo.environment["NIX_CONFIG"] ?? "")
+            let file = StoreLayout(root: root, storeDirectory: storeDirectory).physicalPath(of: derivation)
+            do {
+                request = HookRequest(outputs: try DerivationOutputs.read(file, storeDirectory: storeDirectory), derivation: derivation)
+            } catch {
+                Self.say("OUT_PATHS is empty and \(error); the service will look the outputs up")
+            }
+        }
+        let count = request.outputs.isEmpty ? "the outputs of \(request.derivation!)"
+            : request.outputs.count == 1 ? "1 path" : "\(request.outputs.count) paths"
         do {
             let queued = try HookClient.send(request, storeDirectory: storeDirectory, socketPath: socket)
             Self.say("queued \(count) for upload (\(queued) new)")
@@ -94,6 +113,26 @@ struct HookCommand: ParsableCommand {
         }
         let environment = ProcessInfo.processInfo.environment
         return HookInput(outputs: [environment["OUT_PATHS"] ?? ""], derivation: environment["DRV_PATH"], storeDirectory: storeDirectory)
+    }
+
+    /// The root of the store Nix built in, from the settings it passes its hook: a chroot
+    /// store is `store = /some/dir` or `store = local?root=/some/dir`; anything else is `/`.
+    static func storeRoot(fromNixConfig config: String) -> String {
+        for line in config.split(separator: "\n") where line.hasPrefix("store = ") {
+            let store = line.dropFirst("store = ".count)
+            if store.hasPrefix("/") { return String(store) }
+            if store.hasPrefix("local?"), let root = store.split(separator: "?").last?.split(separator: "&")
+                .first(where: { $0.hasPrefix("root=/") }) {
+                return String(root.dropFirst("root=".count))
+            }
+        }
+        return "/"
+    }
+
+    /// A non-empty environment variable.
+    private static func environment(_ name: String) -> String? {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
+        return value
     }
 
     /// One line to standard error, which Nix copies into the build log.

@@ -7,7 +7,8 @@ import NixStore
 /// whatever it holds (`..`, globs, shell metacharacters, newlines) never reaches a file name or
 /// a program.
 public struct HookInput: Sendable {
-    /// The valid paths, or nil if no output path was valid.
+    /// The valid paths, or nil if no path was valid. Outputs may be empty when the
+    /// derivation is known: Nix 2.8.0 leaves OUT_PATHS empty.
     public var request: HookRequest?
     /// Why words were dropped, one printable line each (control characters escaped), for the
     /// first `describedDropLimit` of them.
@@ -55,7 +56,7 @@ public struct HookInput: Sendable {
             drop("\(tooMany) paths beyond the \(paths.count) that fit in one request of at most \(HookRequest.maximumSize) bytes")
             droppedCount += tooMany - 1
         }
-        request = paths.isEmpty ? nil : HookRequest(outputs: paths, derivation: derivationPath)
+        request = paths.isEmpty && derivationPath == nil ? nil : HookRequest(outputs: paths, derivation: derivationPath)
     }
 
     private mutating func drop(_ reason: String) {

@@ -10,8 +10,10 @@ import NixStore
 ///     out /nix/store/<hash>-hello-2.12
 ///     end
 ///
-/// The first line names the format and its version; `drv` is optional and at most once; there is
-/// at least one `out`. The closing `end` line makes a truncated request (a crashed writer, a
+/// The first line names the format and its version; `drv` is at most once, `out` any number of
+/// times, and there is at least one of them. (A request with only `drv` comes from a Nix that
+/// did not say what it built, Nix 2.8.0 among them, and from a derivation narsync hook could not
+/// read; the service looks its outputs up in the Nix database.) The closing `end` line makes a truncated request (a crashed writer, a
 /// client cut off mid-way) detectable: without it nothing in the request is used.
 public struct HookRequest: Hashable, Sendable {
     public var outputs: [StorePath]
@@ -24,7 +26,7 @@ public struct HookRequest: Hashable, Sendable {
     public static let maximumSize = 4 << 20
 
     /// - Parameter outputs: duplicates are kept only once, in first-seen order. (A request
-    ///   without outputs can be serialized but is refused by the parser.)
+    ///   without paths at all can be serialized but is refused by the parser.)
     public init(outputs: [StorePath], derivation: StorePath? = nil) {
         var seen = Set<StorePath>()
         self.outputs = outputs.filter { seen.insert($0).inserted }
@@ -68,7 +70,7 @@ public struct HookRequest: Hashable, Sendable {
                 throw .malformedLine(lineNumber, "expected 'out <path>', 'drv <path>' or 'end'")
             }
         }
-        guard !outputs.isEmpty else { throw .noOutputs }
+        guard !outputs.isEmpty || derivation != nil else { throw .noPaths }
         self.init(outputs: outputs, derivation: derivation)
     }
 
@@ -91,7 +93,7 @@ public enum HookRequestError: Error, CustomStringConvertible, Equatable, Sendabl
     case notARequest
     case truncated
     case malformedLine(Int, String)
-    case noOutputs
+    case noPaths
 
     public var description: String {
         switch self {
@@ -103,8 +105,8 @@ public enum HookRequestError: Error, CustomStringConvertible, Equatable, Sendabl
             "the request is truncated: it does not end with an 'end' line"
         case .malformedLine(let line, let reason):
             "line \(line): \(reason)"
-        case .noOutputs:
-            "the request names no output paths"
+        case .noPaths:
+            "the request names no paths"
         }
     }
 }

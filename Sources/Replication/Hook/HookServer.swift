@@ -50,7 +50,9 @@ public final class HookServer: @unchecked Sendable {
 
     /// Queues the outputs of a build (and notes the derivation) with the hook's priority and
     /// returns how many paths were new; throws if they cannot be queued (the client spools
-    /// its request then, and a spooled request stays in the spool).
+    /// its request then, and a spooled request stays in the spool). `outputs` is empty when
+    /// only the derivation is known (Nix 2.8.0, an unreadable .drv): its outputs are then in
+    /// the Nix database's DerivationOutputs table.
     public typealias Enqueue = @Sendable (_ outputs: [StorePath], _ derivation: StorePath?) throws -> Int
 
     public let configuration: Configuration
