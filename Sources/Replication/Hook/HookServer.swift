@@ -112,8 +112,9 @@ public final class HookServer: @unchecked Sendable {
         while true {
             let now = ContinuousClock.now
             if configuration.spool != nil, now >= nextRescan {
-                drainSpool()
-                nextRescan = now + configuration.spoolRescanInterval
+                // A long spool is drained a batch at a time, so that clients are served between batches.
+                let drainedAll = drainSpool()
+                nextRescan = drainedAll ? now + configuration.spoolRescanInterval : now
             }
             for connection in connections where connection.deadline <= now {
                 logger.warning("hook client sent no complete request in time", metadata: ["peer": "\(connection.peer)"])
@@ -150,9 +151,10 @@ public final class HookServer: @unchecked Sendable {
             if entries[1].revents != 0 { acceptAll(into: &connections) }
             if entries[2].revents != 0 {
                 discardEvents()
-                drainSpool()
+                nextRescan = .now
             }
         }
+        listener.close()
         connections.forEach { $0.socket.close() }
     }
 
@@ -204,18 +206,22 @@ public final class HookServer: @unchecked Sendable {
 
     // MARK: - The spool
 
-    /// Enqueues every spooled request, oldest first. A malformed one is moved aside; if
-    /// enqueueing fails, the rest wait for the next drain, in order.
-    private func drainSpool() {
-        guard let spool = configuration.spool else { return }
+    /// How many spooled requests are enqueued before the loop looks at its clients again.
+    static let spoolBatchSize = 64
+
+    /// Enqueues up to `spoolBatchSize` spooled requests, oldest first, and returns whether that
+    /// was all of them. A malformed one is moved aside; if enqueueing fails, the rest wait for
+    /// the next rescan, in order.
+    private func drainSpool() -> Bool {
+        guard let spool = configuration.spool else { return true }
         let names: [String]
         do {
             names = try spool.pending()
         } catch {
             logger.error("cannot list the hook spool", metadata: ["error": "\(error)"])
-            return
+            return true
         }
-        for name in names {
+        for name in names.prefix(Self.spoolBatchSize) {
             do {
                 let request = try spool.read(name, storeDirectory: configuration.storeDirectory)
                 let queued = try enqueue(request.outputs, request.derivation)
@@ -234,9 +240,10 @@ public final class HookServer: @unchecked Sendable {
                 }
             } catch {
                 logger.error("cannot queue a spooled hook request; retrying later", metadata: ["file": "\(name)", "error": "\(error)"])
-                return
+                return true
             }
         }
+        return names.count <= Self.spoolBatchSize
     }
 
     /// An inotify descriptor that becomes readable when a file appears in the spool.

@@ -35,6 +35,14 @@ public struct Spool: Sendable {
         let name = String(repeating: "0", count: max(0, 20 - stamp.count)) + stamp + "-\(getpid())-\(random)" + Self.suffix
         let path = "\(directory)/\(name)"
         try writeFileAtomically(request.serialized(storeDirectory: storeDirectory), to: path, mode: 0o600, replace: false)
+        // Nix runs the hook as root; a service running as its own user owns the spool
+        // directory and must be able to read (and remove) what root wrote there.
+        var directoryInfo = stat()
+        if geteuid() == 0, stat(directory, &directoryInfo) == 0, directoryInfo.st_uid != 0 {
+            guard chown(path, directoryInfo.st_uid, directoryInfo.st_gid) == 0 else {
+                throw SystemError("cannot give the spooled request to the spool directory's owner", path)
+            }
+        }
         return path
     }
 

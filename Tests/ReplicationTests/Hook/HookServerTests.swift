@@ -205,6 +205,20 @@ struct Enqueued: Sendable, Equatable {
         #expect(rejected == ["00000000000000000001-1-1.request", "00000000000000000001-1-1.request.reason"])
     }
 
+    @Test func drainsALongSpoolInOrderWhileServingClients() throws {
+        var spooled: [HookRequest] = []
+        let harness = try Harness { spool in
+            for index in 0..<200 {
+                spooled.append(try request("spooled-\(index)"))
+                try spool.write(spooled[index], storeDirectory: store)
+            }
+        }
+        #expect(try HookClient.send(try request("live"), storeDirectory: store, socketPath: harness.socketPath) == 1)
+        let received = harness.received.wait(forCount: 201)
+        #expect(received.count == 201)
+        #expect(received.map(\.outputs).filter { $0 != received.first { $0.outputs[0].name == "live" }?.outputs } == spooled.map(\.outputs))
+    }
+
     @Test func keepsSpooledRequestsWhenTheyCannotBeQueued() throws {
         let harness = try Harness(failing: true) { spool in try spool.write(try request("kept"), storeDirectory: store) }
         Thread.sleep(forTimeInterval: 0.3)

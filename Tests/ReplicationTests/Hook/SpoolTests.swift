@@ -35,6 +35,17 @@ import TestSupport
         #expect(try spool.pending() == Array(pending.dropFirst()))
     }
 
+    @Test func givesRequestsToTheOwnerOfTheSpoolDirectory() throws {
+        // Nix runs the hook as root; the service may run as its own user.
+        let directory = try TemporaryDirectory()
+        let spool = Spool(directory: directory.appending("spool"))
+        try createDirectories(spool.directory, mode: 0o700)
+        #expect(chown(spool.directory, 65534, 65534) == 0)
+        let path = try spool.write(try request("for-nobody"), storeDirectory: store)
+        var info = stat()
+        #expect(stat(path, &info) == 0 && info.st_uid == 65534 && info.st_gid == 65534 && info.st_mode & 0o777 == 0o600)
+    }
+
     @Test func ignoresFilesStillBeingWritten() throws {
         let directory = try TemporaryDirectory()
         let spool = Spool(directory: directory.path)
