@@ -124,6 +124,19 @@ import TestSupport
         #expect(try workspace.spool.pending().count == 2)
     }
 
+    @Test func withoutOutPathsAndAnUnreadableDerivationSpoolsTheDerivation() throws {
+        // Nix 2.8.0 sets OUT_PATHS empty; a .drv that is not there leaves the lookup to the service.
+        let workspace = try Workspace()
+        let derivation = "/nix/store/" + randomStorePathBaseName("missing.drv")
+        let result = try workspace.hook(["--store-root", workspace.directory.path], environment: ["OUT_PATHS": "", "DRV_PATH": derivation])
+        #expect(result.status == 0)
+        #expect(result.standardError.contains("OUT_PATHS is empty"), "\(result.standardError)")
+        let pending = try workspace.spool.pending()
+        let request = try workspace.spool.read(try #require(pending.first), storeDirectory: store)
+        #expect(pending.count == 1 && request.outputs.isEmpty)
+        #expect(request.derivation.map(store.fullPath(of:)) == derivation)
+    }
+
     @Test func readsPathsFromStandardInput() throws {
         let workspace = try Workspace()
         let paths = (0..<3).map { "/nix/store/" + randomStorePathBaseName("in-\($0)") }

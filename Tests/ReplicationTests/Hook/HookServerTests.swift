@@ -83,6 +83,14 @@ struct Enqueued: Sendable, Equatable {
         #expect(try harness.spool.pending().isEmpty)
     }
 
+    @Test func passesADerivationOnlyRequestOnWithNoOutputs() throws {
+        // What narsync hook sends when Nix 2.8.0 left OUT_PATHS empty and the .drv was unreadable.
+        let harness = try Harness()
+        let derivation = try StorePath(baseName: randomStorePathBaseName("only.drv"))
+        #expect(try HookClient.send(HookRequest(outputs: [], derivation: derivation), storeDirectory: store, socketPath: harness.socketPath) == 0)
+        #expect(harness.received.recorded == [Enqueued(outputs: [], derivation: derivation)])
+    }
+
     @Test func clientFailsFastWithoutAServer() throws {
         let directory = try TemporaryDirectory()
         let started = ContinuousClock.now
