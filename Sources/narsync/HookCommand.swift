@@ -29,15 +29,16 @@ struct HookCommand: ParsableCommand {
               exec /usr/local/bin/narsync hook --socket /run/narsync/hook.sock
 
             Scripts may also pass paths as arguments or, with --stdin, separated by whitespace \
-            on standard input; OUT_PATHS and DRV_PATH are then ignored.
+            on standard input; OUT_PATHS and DRV_PATH are then ignored. When OUT_PATHS is empty \
+            (as Nix 2.8.0 leaves it), the outputs are read from the derivation DRV_PATH.
             """
     )
 
-    @Option(help: ArgumentHelp("The service's hook socket (default: $NARSYNC_HOOK_SOCKET, or \(HookServer.Configuration.defaultSocketPath)).", valueName: "path"))
+    @Option(help: ArgumentHelp("The service's hook socket; $NARSYNC_HOOK_SOCKET if set.", valueName: "path"))
     var socket: String = HookCommand.environment("NARSYNC_HOOK_SOCKET") ?? HookServer.Configuration.defaultSocketPath
 
     @Option(name: .customLong("spool-dir"), help: ArgumentHelp(
-        "Where requests wait when the service cannot be reached (default: $NARSYNC_SPOOL_DIR, or \(Spool.defaultDirectory)).",
+        "Where requests wait when the service cannot be reached; $NARSYNC_SPOOL_DIR if set.",
         valueName: "dir"))
     var spoolDirectory: String = HookCommand.environment("NARSYNC_SPOOL_DIR") ?? Spool.defaultDirectory
 
@@ -70,19 +71,10 @@ struct HookCommand: ParsableCommand {
         for reason in input.dropped.prefix(Self.namedDropLimit) { Self.say("dropped \(reason)") }
         let named = min(input.dropped.count, Self.namedDropLimit)
         if input.droppedCount > named { Self.say("dropped \(input.droppedCount - named) more") }
-        guard var request = input.request else {
+        guard let given = input.request else {
             return Self.say("no valid store paths given (OUT_PATHS, arguments or --stdin); nothing queued")
         }
-        if request.outputs.isEmpty, let derivation = request.derivation {
-            // Nix 2.8.0 sets OUT_PATHS empty (NixOS/nix#6446); the derivation names the outputs.
-            let root = storeRoot ?? Self.storeRoot(fromNixConfig: ProcessInfo.processInfo.environment["NIX_CONFIG"] ?? "")
-            let file = StoreLayout(root: root, storeDirectory: storeDirectory).physicalPath(of: derivation)
-            do {
-                request = HookRequest(outputs: try DerivationOutputs.read(file, storeDirectory: storeDirectory), derivation: derivation)
-            } catch {
-                Self.say("OUT_PATHS is empty and \(error); the service will look the outputs up")
-            }
-        }
+        let request = withOutputsOfDerivation(given, storeDirectory)
         let count = request.outputs.isEmpty ? "the outputs of \(request.derivation!)"
             : request.outputs.count == 1 ? "1 path" : "\(request.outputs.count) paths"
         do {
@@ -95,6 +87,21 @@ struct HookCommand: ParsableCommand {
             } catch let spoolError {
                 Self.say("could not queue \(count): \(error); could not spool either: \(spoolError)")
             }
+        }
+    }
+
+    /// `request` with the outputs its derivation names, if it has none: Nix 2.8.0 sets
+    /// OUT_PATHS empty (NixOS/nix#6446). If the .drv cannot be read, the service looks the
+    /// outputs up in the Nix database instead.
+    private func withOutputsOfDerivation(_ request: HookRequest, _ storeDirectory: StoreDirectory) -> HookRequest {
+        guard request.outputs.isEmpty, let derivation = request.derivation else { return request }
+        let root = storeRoot ?? Self.storeRoot(fromNixConfig: ProcessInfo.processInfo.environment["NIX_CONFIG"] ?? "")
+        let file = StoreLayout(root: root, storeDirectory: storeDirectory).physicalPath(of: derivation)
+        do {
+            return HookRequest(outputs: try DerivationOutputs.read(file, storeDirectory: storeDirectory), derivation: derivation)
+        } catch {
+            Self.say("OUT_PATHS is empty and \(error); the service will look the outputs up")
+            return request
         }
     }
 

@@ -87,6 +87,21 @@ import TestSupport
         #expect(try pending.map { try workspace.spool.read($0, storeDirectory: store).outputs.map(store.fullPath(of:)) } == [[built]])
     }
 
+    @Test func aSymlinkNamedNarsyncHookIsTheHook() throws {
+        let workspace = try Workspace()
+        let link = workspace.directory.appending("narsync-hook")
+        #expect(symlink(narsyncExecutable, link) == 0)
+        let output = "/nix/store/" + randomStorePathBaseName("linked")
+        var environment = ProcessInfo.processInfo.environment
+        environment["OUT_PATHS"] = output
+        environment["NARSYNC_HOOK_SOCKET"] = workspace.socketPath
+        environment["NARSYNC_SPOOL_DIR"] = workspace.spool.directory
+        let result = try Subprocess.run(link, [], environment: environment)
+        #expect(result.status == 0)
+        #expect(result.standardError.hasPrefix("narsync hook: spooled 1 path"), "\(result.standardError)")
+        #expect(try workspace.spool.pending().map { try workspace.spool.read($0, storeDirectory: store).outputs.map(store.fullPath(of:)) } == [[output]])
+    }
+
     @Test(arguments: [["--bogus"], ["--store-dir", "relative"], ["--socket"]])
     func badArgumentsStillExitZeroWithOneLine(arguments: [String]) throws {
         let workspace = try Workspace()

@@ -53,7 +53,8 @@ final class HookConnection {
     /// Sends the one-line answer if it fits in the socket buffer (it always does for a client
     /// that is reading), then closes the connection.
     func finish(answer: String) {
-        let line = Array((answer.debugQuoted + "\n").utf8)
+        // Short enough for the client's reply limit, whatever the error message holds.
+        let line = Array((String(answer.debugQuoted.prefix(HookClient.maximumReplySize - 64)) + "\n").utf8)
         _ = UnixSocket.send(socket, line[...])
         socket.close()
     }

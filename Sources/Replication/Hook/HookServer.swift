@@ -131,6 +131,7 @@ public final class HookServer: @unchecked Sendable {
             let timeout = configuration.spool == nil && connections.isEmpty ? -1 : UnixSocket.milliseconds(now.duration(to: wakeUp))
             guard retryingOnInterrupt({ poll(&entries, nfds_t(entries.count), timeout) }) >= 0 else {
                 logger.error("the hook socket's poll failed: \(String(cString: strerror(errno)))")
+                usleep(100_000)  // Not a busy loop while the error lasts.
                 continue
             }
 
@@ -164,6 +165,8 @@ public final class HookServer: @unchecked Sendable {
             guard fd >= 0 else {
                 if errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR {
                     logger.warning("cannot accept a hook connection: \(String(cString: strerror(errno)))")
+                    // Out of descriptors, say: clients spool meanwhile; do not spin on the listener.
+                    usleep(100_000)
                 }
                 return
             }
