@@ -1,6 +1,6 @@
 import Foundation
 import NixStore
-import Replication
+import Hook
 import Testing
 import TestSupport
 
@@ -69,10 +69,14 @@ import TestSupport
         #expect(try workspace.spool.pending().isEmpty)
     }
 
-    @Test func theBinaryItselfIsAPostBuildHook() throws {
+    /// The lighter binary that does only what `narsync hook` does.
+    static var narsyncHookExecutable: String { (narsyncExecutable as NSString).deletingLastPathComponent + "/narsync-hook" }
+
+    @Test(arguments: [narsyncExecutable, narsyncHookExecutable])
+    func aBinaryItselfIsAPostBuildHook(executable: String) throws {
         // `post-build-hook = /path/to/narsync`: no script, settings from Nix's environment.
         let workspace = try Workspace()
-        let nix = try NixEnvironment(extraConfig: "post-build-hook = \(narsyncExecutable)")
+        let nix = try NixEnvironment(extraConfig: "post-build-hook = \(executable)")
         var environment = nix.environment
         environment["NARSYNC_HOOK_SOCKET"] = workspace.socketPath
         environment["NARSYNC_SPOOL_DIR"] = workspace.spool.directory
@@ -161,30 +165,45 @@ import TestSupport
         #expect(try pending.map { try workspace.spool.read($0, storeDirectory: store).outputs.map(store.fullPath(of:)) } == [paths])
     }
 
-    /// Median wall time of 50 calls, printed for the record; bounded loosely since CI machines
-    /// are shared and the tests run a debug build.
+    /// Median wall time of 50 calls of each binary, printed for the record; bounded loosely
+    /// since CI machines are shared and the tests run a debug build.
     @Test func callsAreFast() throws {
         let workspace = try Workspace()
-        let environment = ["OUT_PATHS": "/nix/store/" + randomStorePathBaseName("fast"), "DRV_PATH": "/nix/store/" + randomStorePathBaseName("fast.drv")]
-        func median(_ label: String) throws -> Duration {
+        var environment = ProcessInfo.processInfo.environment
+        environment["OUT_PATHS"] = "/nix/store/" + randomStorePathBaseName("fast")
+        environment["DRV_PATH"] = "/nix/store/" + randomStorePathBaseName("fast.drv")
+        environment["NARSYNC_HOOK_SOCKET"] = workspace.socketPath
+        environment["NARSYNC_SPOOL_DIR"] = workspace.spool.directory
+        func median(_ executable: String, _ label: String) throws -> Duration {
             var times: [Duration] = []
             for _ in 0..<50 {
                 let started = ContinuousClock.now
-                let result = try workspace.hook([], environment: environment)
+                let result = try Subprocess.run(executable, executable == narsyncExecutable ? ["hook"] : [], environment: environment)
                 times.append(ContinuousClock.now - started)
                 #expect(result.status == 0)
             }
             let median = times.sorted()[times.count / 2]
-            print("narsync hook, \(label): median \(median) of 50 calls")
+            print("\((executable as NSString).lastPathComponent), \(label): median \(median) of 50 calls")
             return median
         }
-        let spooling = try median("service stopped (spooling)")
-        #expect(try workspace.spool.pending().count == 50)
+        var medians: [Duration] = []
+        for executable in [narsyncExecutable, Self.narsyncHookExecutable] {
+            medians.append(try median(executable, "service stopped (spooling)"))
+        }
+        #expect(try workspace.spool.pending().count == 100)
 
         let server = try HookServer(configuration: .init(socketPath: workspace.socketPath, spool: nil)) { outputs, _ in outputs.count }
         defer { server.shutdown() }
-        let queueing = try median("service running")
-        #expect(try workspace.spool.pending().count == 50)
-        #expect(spooling < .milliseconds(150) && queueing < .milliseconds(150))
+        for executable in [narsyncExecutable, Self.narsyncHookExecutable] {
+            medians.append(try median(executable, "service running"))
+        }
+        #expect(try workspace.spool.pending().count == 100)
+        #expect(medians.allSatisfy { $0 < .milliseconds(150) })
+    }
+
+    @Test func narsyncHookRefusesArgumentsButStillExitsZero() throws {
+        let result = try Subprocess.run(Self.narsyncHookExecutable, ["/nix/store/" + randomStorePathBaseName("a")])
+        #expect(result.status == 0)
+        #expect(result.standardError.contains("takes no arguments"))
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import NixStore
 import Testing
 import TestSupport
-@testable import Replication
+@testable import Hook
 
 @Suite struct HookRequestTests {
     let store = StoreDirectory.standard

@@ -3,7 +3,7 @@ import NixStore
 import SystemSupport
 import Testing
 import TestSupport
-@testable import Replication
+@testable import Hook
 
 /// What the server handed to its enqueue callback.
 struct Enqueued: Sendable, Equatable {
@@ -221,7 +221,8 @@ struct Enqueued: Sendable, Equatable {
                 try spool.write(spooled[index], storeDirectory: store)
             }
         }
-        #expect(try HookClient.send(try request("live"), storeDirectory: store, socketPath: harness.socketPath) == 1)
+        // Served between batches; the deadline is generous because tests share a loaded machine.
+        #expect(try HookClient.send(try request("live"), storeDirectory: store, socketPath: harness.socketPath, timeout: .seconds(5)) == 1)
         let received = harness.received.wait(forCount: 201)
         #expect(received.count == 201)
         #expect(received.map(\.outputs).filter { $0 != received.first { $0.outputs[0].name == "live" }?.outputs } == spooled.map(\.outputs))
