@@ -19,14 +19,16 @@ public final class BlockingExecutor: @unchecked Sendable {
 
     /// - Parameters:
     ///   - threadCount: how many jobs run at once.
-    ///   - name: thread name prefix, shown by `top -H` and debuggers.
+    ///   - name: thread name prefix, shown by `top -H` and debuggers. Linux keeps 15 bytes of a
+    ///     thread's name, so long prefixes are shortened to leave room for the thread's number.
     ///   - maximumQueued: jobs that may wait for a thread before `run` suspends its caller.
     public init(threadCount: Int, name: String, maximumQueued: Int = 1024) {
         precondition(threadCount > 0, "a BlockingExecutor needs at least one thread")
         self.maximumQueued = max(1, maximumQueued)
         for index in 0..<threadCount {
             // Threads keep the executor alive until `shutdown()` lets them return.
-            let threadName = "\(name)-\(index)"
+            let suffix = "-\(index)"
+            let threadName = String(name.utf8.prefix(15 - suffix.utf8.count))! + suffix
             let thread = Thread {
                 // Named from inside, so that the kernel (and `top -H`) knows the name too.
                 Thread.current.name = threadName

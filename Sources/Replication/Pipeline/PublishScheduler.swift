@@ -6,7 +6,9 @@ import NixStore
 /// NARs may go up in any order (a NAR alone announces nothing); a path's narinfo is written only
 /// once each of its references is in the cache, either found there at the start or published in
 /// this batch. When a path fails, every path that references it fails too, and is not uploaded
-/// at all if it has not started. Pure bookkeeping, no I/O: the `Publisher` carries the jobs out.
+/// at all if it has not started. A path whose reference was garbage-collected counts as
+/// garbage-collected itself: Nix deletes referrers before their references, so it is gone too.
+/// Pure bookkeeping, no I/O: the `Publisher` carries the jobs out.
 struct PublishScheduler {
     enum Job {
         case uploadNar(ValidPathInfo)
@@ -57,7 +59,7 @@ struct PublishScheduler {
             let info = pending[nextPending]
             nextPending += 1
             if let failed = failedDependency(of: info) {
-                fail(info.path, with: .dependencyFailed(info.path, dependency: failed))
+                fail(info.path, becauseOf: failed)
                 continue
             }
             return .uploadNar(info)
@@ -67,7 +69,7 @@ struct PublishScheduler {
 
     mutating func narUploaded(_ info: ValidPathInfo, _ nar: UploadedNar) {
         if let failed = failedDependency(of: info) {
-            fail(info.path, with: .dependencyFailed(info.path, dependency: failed))
+            fail(info.path, becauseOf: failed)
         } else if allDependenciesPublished(info) {
             readyNarInfos.append((info, nar))
         } else {
@@ -96,8 +98,12 @@ struct PublishScheduler {
         if case .vanished = error { outcomes[path] = .vanished } else { outcomes[path] = .failed(error) }
         // Referrers whose NAR is already up will never get a narinfo: fail them, and theirs.
         for referrer in waitingReferrers.removeValue(forKey: path) ?? [] where waiting.removeValue(forKey: referrer) != nil {
-            fail(referrer, with: .dependencyFailed(referrer, dependency: path))
+            fail(referrer, becauseOf: path)
         }
+    }
+
+    private mutating func fail(_ path: StorePath, becauseOf dependency: StorePath) {
+        fail(path, with: outcomes[dependency] == .vanished ? .vanished(path) : .dependencyFailed(path, dependency: dependency))
     }
 
     private func failedDependency(of info: ValidPathInfo) -> StorePath? {

@@ -1,0 +1,22 @@
+/// Why the manifest cannot be used, with the file and what to do about it.
+public enum ManifestError: Error, CustomStringConvertible, Equatable {
+    case missing(path: String)
+    case schemaMismatch(path: String, found: Int, expected: Int)
+    case invalidStoredPath(path: String, value: String)
+    case unknownUpload(destination: String, key: String, uploadID: String)
+
+    public var description: String {
+        switch self {
+        case .missing(let path):
+            "no narsync manifest at \(path): check --state-dir, or start `narsync watch` once to create it"
+        case .schemaMismatch(let path, let found, let expected) where found > expected:
+            "the manifest \(path) has schema version \(found), written by a newer narsync; this one knows up to \(expected): upgrade narsync"
+        case .schemaMismatch(let path, let found, let expected):
+            "the manifest \(path) has schema version \(found), this narsync expects \(expected): start `narsync watch` once to migrate it"
+        case .invalidStoredPath(let path, let value):
+            "the manifest \(path) holds '\(value)', which is not a store path; the file was changed outside narsync"
+        case .unknownUpload(let destination, let key, let uploadID):
+            "a part was stored for the multipart upload \(uploadID) of \(key) at \(destination), which the manifest never saw start"
+        }
+    }
+}

@@ -1,0 +1,81 @@
+/// Why the database watcher woke its consumer. When wakes merge, the stronger reason wins.
+public enum WakeReason: Int, Comparable, Sendable, CustomStringConvertible {
+    /// No event; the slow periodic re-check that catches anything an event could have missed.
+    case periodic = 0
+    /// The Nix database changed: query `ValidPaths` above the watermark.
+    case changed = 1
+    /// The kernel dropped events (inotify queue overflow) or the watch was lost: events may be
+    /// missing, so re-read in full rather than trusting them.
+    case overflow = 2
+
+    public static func < (lhs: WakeReason, rhs: WakeReason) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    public var description: String {
+        switch self {
+        case .periodic: "periodic re-check"
+        case .changed: "database changed"
+        case .overflow: "inotify overflow"
+        }
+    }
+}
+
+/// How the watcher turns a stream of file events into few wakes.
+public struct WatchTiming: Sendable, Equatable {
+    /// A wake waits until no event has come for this long, so a build registering many paths
+    /// produces one query, not one per path.
+    public var debounceWindow: Duration
+    /// ...but never longer than this after the first event, so a long storm still flushes.
+    public var maximumDelay: Duration
+    /// A wake comes at least this often even without events.
+    public var recheckInterval: Duration
+
+    public init(debounceWindow: Duration = .milliseconds(100), maximumDelay: Duration = .seconds(1),
+                recheckInterval: Duration = .seconds(30)) {
+        self.debounceWindow = debounceWindow
+        self.maximumDelay = maximumDelay
+        self.recheckInterval = recheckInterval
+    }
+}
+
+/// The watcher's timing as a plain value: events go in with `record`, wakes come out of
+/// `wake(at:)`, and `deadline` says when to look next. It never reads a clock itself, so tests
+/// drive it with made-up times and events (overflows included).
+public struct WakeDebouncer: Sendable {
+    public typealias Instant = ContinuousClock.Instant
+
+    public let timing: WatchTiming
+    private var pending: WakeReason?
+    private var firstEvent: Instant?
+    private var lastEvent: Instant?
+    private var nextRecheck: Instant
+
+    public init(timing: WatchTiming, now: Instant) {
+        self.timing = timing
+        nextRecheck = now + timing.recheckInterval
+    }
+
+    /// An event seen at `now`.
+    public mutating func record(_ reason: WakeReason, at now: Instant) {
+        pending = max(pending ?? reason, reason)
+        if firstEvent == nil { firstEvent = now }
+        lastEvent = now
+    }
+
+    /// The time at which `wake(at:)` will next return a reason.
+    public var deadline: Instant {
+        guard let firstEvent, let lastEvent else { return nextRecheck }
+        return min(lastEvent + timing.debounceWindow, firstEvent + timing.maximumDelay)
+    }
+
+    /// The wake due at `now`, merging every event since the last one, or nil if none is due.
+    public mutating func wake(at now: Instant) -> WakeReason? {
+        guard now >= deadline else { return nil }
+        let reason = pending ?? .periodic
+        pending = nil
+        firstEvent = nil
+        lastEvent = nil
+        // Any wake runs the query, so the re-check is due a full interval after the last wake.
+        nextRecheck = now + timing.recheckInterval
+        return reason
+    }
+}

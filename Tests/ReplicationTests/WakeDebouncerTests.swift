@@ -1,0 +1,77 @@
+import Testing
+@testable import Replication
+
+@Suite struct WakeDebouncerTests {
+    let start = ContinuousClock.now
+    let timing = WatchTiming(debounceWindow: .milliseconds(100), maximumDelay: .seconds(1), recheckInterval: .seconds(30))
+
+    func at(_ milliseconds: Int) -> ContinuousClock.Instant { start + .milliseconds(milliseconds) }
+
+    @Test func anEventWakesOnceTheWindowIsQuiet() {
+        var debouncer = WakeDebouncer(timing: timing, now: start)
+        debouncer.record(.changed, at: at(10))
+        #expect(debouncer.deadline == at(110))
+        #expect(debouncer.wake(at: at(109)) == nil)
+        #expect(debouncer.wake(at: at(110)) == .changed)
+        #expect(debouncer.wake(at: at(111)) == nil)
+    }
+
+    @Test func eventsInsideTheWindowMergeIntoOneWake() {
+        var debouncer = WakeDebouncer(timing: timing, now: start)
+        var wakes: [WakeReason] = []
+        for time in stride(from: 0, through: 400, by: 20) {
+            if let wake = debouncer.wake(at: at(time)) { wakes.append(wake) }
+            debouncer.record(.changed, at: at(time))
+        }
+        #expect(wakes.isEmpty)
+        #expect(debouncer.wake(at: at(500)) == .changed)
+    }
+
+    @Test func aContinuousStormStillFlushesAtTheCap() {
+        var debouncer = WakeDebouncer(timing: timing, now: start)
+        var wakeTimes: [Int] = []
+        // An event every 50 ms for 3.5 s: the window never goes quiet.
+        for time in stride(from: 0, to: 3500, by: 50) {
+            if debouncer.wake(at: at(time)) != nil { wakeTimes.append(time) }
+            debouncer.record(.changed, at: at(time))
+        }
+        #expect(wakeTimes == [1000, 2000, 3000])
+    }
+
+    @Test func anOverflowIsNotHiddenByOtherEvents() {
+        var debouncer = WakeDebouncer(timing: timing, now: start)
+        debouncer.record(.changed, at: at(0))
+        debouncer.record(.overflow, at: at(10))
+        debouncer.record(.changed, at: at(20))
+        #expect(debouncer.wake(at: at(120)) == .overflow)
+        // The next window starts clean.
+        debouncer.record(.changed, at: at(200))
+        #expect(debouncer.wake(at: at(300)) == .changed)
+    }
+
+    @Test func idleWakesComeEveryRecheckIntervalAfterTheLastWake() {
+        var debouncer = WakeDebouncer(timing: timing, now: start)
+        #expect(debouncer.deadline == at(30_000))
+        #expect(debouncer.wake(at: at(29_999)) == nil)
+        #expect(debouncer.wake(at: at(30_000)) == .periodic)
+        #expect(debouncer.deadline == at(60_000))
+        // A change resets the re-check: it is due a full interval after the change's wake.
+        debouncer.record(.changed, at: at(40_000))
+        #expect(debouncer.wake(at: at(40_100)) == .changed)
+        #expect(debouncer.deadline == at(70_100))
+    }
+
+    @Test func thePendingStrongerWakeSurvivesABufferOfOne() async {
+        let (stream, continuation) = AsyncStream.makeStream(of: WakeReason.self, bufferingPolicy: .bufferingNewest(1))
+        continuation.yieldKeepingStrongest(.overflow)
+        continuation.yieldKeepingStrongest(.changed)
+        continuation.yieldKeepingStrongest(.periodic)
+        var iterator = stream.makeAsyncIterator()
+        #expect(await iterator.next() == .overflow)
+        continuation.yieldKeepingStrongest(.periodic)
+        continuation.yieldKeepingStrongest(.changed)
+        continuation.finish()
+        #expect(await iterator.next() == .changed)
+        #expect(await iterator.next() == nil)
+    }
+}
