@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import NixStore
 import Hook
+import NixStore
 
 struct HookCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
