@@ -121,7 +121,7 @@ public enum StorePathError: Error, CustomStringConvertible, Equatable {
 
 extension String {
     /// The string with control characters escaped, so that a hostile input cannot forge log lines.
-    var debugQuoted: String {
+    public var debugQuoted: String {
         var out = ""
         for scalar in unicodeScalars {
             if scalar.value < 0x20 || scalar.value == 0x7f {

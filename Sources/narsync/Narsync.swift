@@ -12,12 +12,16 @@ struct Narsync: AsyncParsableCommand {
             so a cache never announces a path whose NAR or references are missing.
             """,
         version: "0.1.0",
-        subcommands: [WatchCommand.self, BackfillCommand.self, StatusCommand.self, KeygenCommand.self]
+        subcommands: [WatchCommand.self, BackfillCommand.self, StatusCommand.self, HookCommand.self, KeygenCommand.self]
     )
 
     /// Like ArgumentParser's own `main`, but bad arguments exit with status 2, as every other
     /// kind of bad input does.
     static func main() async {
+        // The hook runs inside Nix's build loop: it must never fail, not even on bad arguments.
+        let arguments = CommandLine.arguments
+        if arguments.dropFirst().first == "hook" { HookCommand.mainNeverFailing(Array(arguments.dropFirst(2))) }
+        if HookCommand.isImplied(by: arguments) { HookCommand.mainNeverFailing(Array(arguments.dropFirst())) }
         do {
             var command = try parseAsRoot()
             if var command = command as? AsyncParsableCommand {
