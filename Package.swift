@@ -44,8 +44,7 @@ let package = Package(
         // socket. Apart from Replication so that the hook binary loads neither curl nor zstd.
         .target(
             name: "Hook",
-            dependencies: ["NixStore", "SystemSupport", .product(name: "Logging", package: "swift-log")],
-            path: "Sources/Replication/Hook"
+            dependencies: ["NixStore", "SystemSupport", .product(name: "Logging", package: "swift-log")]
         ),
         // The one upload pipeline: closures in dependency order, NAR -> SHA-256 -> zstd -> destination.
         .target(
@@ -53,8 +52,7 @@ let package = Package(
             dependencies: [
                 "CZstd", "NixStore", "BinaryCache", "SQLite", "SystemSupport", "Hook",
                 .product(name: "Logging", package: "swift-log"),
-            ],
-            exclude: ["Hook"]
+            ]
         ),
         // The thin command line.
         .executableTarget(
@@ -74,7 +72,8 @@ let package = Package(
         .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport", "TestSupport"]),
         .testTarget(name: "NixStoreTests", dependencies: ["NixStore", "TestSupport"]),
         .testTarget(name: "BinaryCacheTests", dependencies: ["BinaryCache", "TestSupport"]),
-        .testTarget(name: "ReplicationTests", dependencies: ["Replication", "Hook", "CZstd", "TestSupport"]),
+        .testTarget(name: "HookTests", dependencies: ["Hook", "TestSupport"]),
+        .testTarget(name: "ReplicationTests", dependencies: ["Replication", "CZstd", "TestSupport"]),
         .testTarget(name: "NarsyncTests", dependencies: ["narsync", "TestSupport"]),
     ]
 )
