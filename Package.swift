@@ -74,6 +74,6 @@ let package = Package(
         .testTarget(name: "BinaryCacheTests", dependencies: ["BinaryCache", "TestSupport"]),
         .testTarget(name: "HookTests", dependencies: ["Hook", "TestSupport"]),
         .testTarget(name: "ReplicationTests", dependencies: ["Replication", "CZstd", "TestSupport"]),
-        .testTarget(name: "NarsyncTests", dependencies: ["narsync", "TestSupport"]),
+        .testTarget(name: "NarsyncTests", dependencies: ["narsync", "BinaryCache", "TestSupport"]),
     ]
 )

@@ -4,7 +4,7 @@ import Foundation
 public enum Destinations {
     /// - Throws: `DestinationError.unsupportedURL` for any other scheme, and the destination's
     ///   own errors when it cannot be used (an unwritable directory, a malformed S3 URL).
-    public static func open(_ url: String) throws -> any BinaryCacheDestination {
+    public static func open(_ url: String, options: DestinationOptions = DestinationOptions()) throws -> any BinaryCacheDestination {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased() else {
             throw DestinationError.unsupportedURL(url)
         }
@@ -13,6 +13,8 @@ public enum Destinations {
             // Nix's file:// store parameters (compression=, secret-key=) are narsync options.
             guard components.host?.isEmpty ?? true, !components.path.isEmpty else { throw DestinationError.unsupportedURL(url) }
             return try FileDestination(directory: components.percentEncodedPath.removingPercentEncoding ?? components.path)
+        case "s3", "http", "https":
+            return try makeDestination(url: url, options: options)
         default:
             throw DestinationError.unsupportedURL(url)
         }

@@ -58,6 +58,8 @@ struct BackfillCommand: AsyncParsableCommand {
         let ordered = try await validatingInput {
             try await executor.run { try Self.plan(layout: layout, all: all, paths: paths) }
         }
+        // Bad credentials, a missing bucket or an unreachable server show now, as bad input.
+        _ = try await validatingInput { try await executor.run { try destination.exists(key: "nix-cache-info") } }
 
         let publisher = Publisher(
             destination: destination, storeDirectory: layout.storeDirectory,
@@ -66,7 +68,8 @@ struct BackfillCommand: AsyncParsableCommand {
         logger.info("backfill starting", metadata: ["paths": "\(ordered.count)", "destination": "\(destination)"])
         let summary = try await publisher.publish(ordered, progress: progress)
         (progress as? ProgressBar)?.finish()
-        print(SummaryReport(summary, storeDirectory: layout.storeDirectory).text)
+        let statistics = (destination as? any TransferStatisticsReporting)?.statistics
+        print(SummaryReport(summary, storeDirectory: layout.storeDirectory, transfers: statistics).text)
         if !summary.succeeded { throw ExitStatus.partialFailure }
     }
 

@@ -87,7 +87,7 @@ public final class MotoServer: @unchecked Sendable {
     /// while it is on.
     public func allowAnonymousReads(bucket: String) throws {
         let policy = """
-            {"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::\(bucket)/*"}]}
+            {"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":["s3:GetObject","s3:HeadObject"],"Resource":"arn:aws:s3:::\(bucket)/*"}]}
             """
         let response = try LoopbackHTTP.request(
             port: port, method: "PUT", target: "/\(bucket)?policy", headers: [("Content-Type", "application/json")],

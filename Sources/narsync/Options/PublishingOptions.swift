@@ -28,7 +28,21 @@ struct PublishingOptions: ParsableArguments {
     @Option(help: "Priority written to a new cache's nix-cache-info; lower is preferred (cache.nixos.org has 40).")
     var priority: Int = 40
 
+    @Option(name: .customLong("part-size-mib"), help: "S3: size of the first parts of a multipart upload, and of the largest single PUT (at least 5).")
+    var partSizeMiB = 8
+
+    @Option(name: .customLong("parts-in-flight"), help: "S3: parts sent at once; with the part size, this bounds upload memory.")
+    var partsInFlight = 4
+
+    @Option(name: .customLong("bearer-token-file"), help: ArgumentHelp("HTTP(S): file holding a bearer token for the cache.", valueName: "file"))
+    var bearerTokenFile: String?
+
+    @Option(name: .customLong("netrc-file"), help: ArgumentHelp("HTTP(S): netrc file with the cache's login.", valueName: "file"))
+    var netrcFile: String?
+
     func validate() throws {
+        guard (5...5120).contains(partSizeMiB) else { throw ValidationError("--part-size-mib must be between 5 and 5120") }
+        guard (1...64).contains(partsInFlight) else { throw ValidationError("--parts-in-flight must be between 1 and 64") }
         guard (1...256).contains(jobs) else { throw ValidationError("--jobs must be between 1 and 256, not \(jobs)") }
         guard (1...19).contains(compressionLevel) else {
             throw ValidationError("--compression-level must be between 1 and 19, not \(compressionLevel)")
@@ -44,7 +58,8 @@ struct PublishingOptions: ParsableArguments {
         storeDirectory: StoreDirectory, repair: Bool, url: String? = nil, keyFiles: [String]? = nil
     ) throws -> (any BinaryCacheDestination, PublishOptions) {
         let keys = try (keyFiles ?? self.keyFiles).map { try SecretKey(contentsOfFile: $0) }
-        let destination = try Destinations.open(url ?? self.destination ?? "")
+        let destination = try Destinations.open(url ?? self.destination ?? "", options: DestinationOptions(
+            partSize: partSizeMiB << 20, partsInFlight: partsInFlight, bearerTokenFile: bearerTokenFile, netrcFile: netrcFile))
         let options = PublishOptions(
             signingKeys: keys, jobs: jobs, compressionLevel: compressionLevel, compressionWorkers: zstdThreads,
             repair: repair, cacheInfo: CacheInfo(storeDirectory: storeDirectory, priority: priority))

@@ -1,3 +1,4 @@
+import BinaryCache
 import Foundation
 import NixStore
 import Replication
@@ -6,10 +7,12 @@ import Replication
 struct SummaryReport {
     var summary: PublishSummary
     var storeDirectory: StoreDirectory
+    var transfers: TransferStatistics?
 
-    init(_ summary: PublishSummary, storeDirectory: StoreDirectory) {
+    init(_ summary: PublishSummary, storeDirectory: StoreDirectory, transfers: TransferStatistics? = nil) {
         self.summary = summary
         self.storeDirectory = storeDirectory
+        self.transfers = transfers
     }
 
     var text: String {
@@ -19,6 +22,9 @@ struct SummaryReport {
             "uploaded \(summary.published.count), already cached \(summary.alreadyCached), failed \(summary.failures.count), vanished \(summary.vanished.count)",
             "bytes: \(ByteCount(summary.narBytes)) read, \(ByteCount(summary.compressedBytes)) compressed; \(String(format: "%.1f", seconds)) s, \(ByteCount(rate))/s",
         ]
+        if let transfers {
+            lines.append("requests: \(transfers.requests), retries \(transfers.retries), parts resumed \(transfers.partsReused)")
+        }
         lines += summary.failures.map { "failed: \($0.message(in: storeDirectory))" }
         return lines.joined(separator: "\n")
     }
