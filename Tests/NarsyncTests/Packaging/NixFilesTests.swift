@@ -1,0 +1,32 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// packaging/nixos and packaging/nix: nixpkgs is not available offline, so the module cannot
+/// be evaluated here; Nix's parser checks the syntax, and the text the options it promises.
+@Suite struct NixFilesTests {
+    static let files = ["packaging/nixos/module.nix", "packaging/nix/package.nix"]
+
+    @Test(arguments: files) func parsesWithNixInstantiate(_ file: String) throws {
+        let result = try Subprocess.run("nix-instantiate", ["--parse", RepositoryFiles.path(file)])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(!result.standardOutput.isEmpty)
+    }
+
+    @Test func aBrokenFileFailsToParse() throws {
+        let directory = try TemporaryDirectory()
+        let broken = try RepositoryFiles.text("packaging/nixos/module.nix").replacingOccurrences(of: "};\n", with: "}\n")
+        try broken.write(toFile: directory.appending("module.nix"), atomically: true, encoding: .utf8)
+        let result = try Subprocess.run("nix-instantiate", ["--parse", directory.appending("module.nix")])
+        #expect(result.status != 0)
+    }
+
+    @Test func theModuleOffersTheOptionsOfTheIssue() throws {
+        let module = try RepositoryFiles.text("packaging/nixos/module.nix")
+        for option in ["enable", "destinations", "keyFile", "jobs", "filters", "metrics", "setPostBuildHook"] {
+            #expect(module.contains("\n    \(option) = "), "services.narsync.\(option)")
+        }
+        #expect(module.contains("post-build-hook = \"${cfg.package}/bin/narsync-hook\""))
+        #expect(module.contains("narsync watch --config /etc/narsync/config.toml"))
+    }
+}

@@ -1,0 +1,57 @@
+# narsync built with Nix's Swift toolchain:  nix-build -E 'with import <nixpkgs> {}; callPackage ./packaging/nix/package.nix {}'
+#
+# Nix builds offline, so SwiftPM cannot fetch narsync's dependencies: they are pinned in
+# ./generated (workspace-state.json and default.nix), written by nixpkgs' swiftpm2nix from
+# Package.resolved:  swift package resolve && swiftpm2nix  (run in the repository root, then
+# move nix/ to packaging/nix/generated). Needs a nixpkgs whose swift is 6.0 or later.
+{ lib
+, stdenv
+, swift
+, swiftpm
+, swiftpm2nix
+, Foundation ? null
+, pkg-config
+, curl
+, libsodium
+, sqlite
+, zstd
+, openssl
+}:
+
+let
+  generated = swiftpm2nix.helpers ./generated;
+in
+stdenv.mkDerivation {
+  pname = "narsync";
+  version = "0.1.0";
+
+  src = lib.cleanSourceWith {
+    src = ../..;
+    # Build output and editor litter never reach the store.
+    filter = path: type: !(lib.hasPrefix ".build" (baseNameOf path));
+  };
+
+  nativeBuildInputs = [ swift swiftpm pkg-config ];
+  buildInputs = [ curl libsodium sqlite zstd openssl ] ++ lib.optional (Foundation != null) Foundation;
+
+  # Hand SwiftPM the pinned dependency checkouts instead of the network.
+  configurePhase = generated.configure;
+
+
+  installPhase = ''
+    runHook preInstall
+    binPath="$(swiftpmBinPath)"
+    install -Dm755 "$binPath/narsync" "$out/bin/narsync"
+    install -Dm755 "$binPath/narsync-hook" "$out/bin/narsync-hook"
+    install -Dm644 packaging/systemd/narsync.service "$out/lib/systemd/system/narsync.service"
+    substituteInPlace "$out/lib/systemd/system/narsync.service" --replace-fail /usr/bin/narsync "$out/bin/narsync"
+    install -Dm644 packaging/examples/config.toml "$out/share/doc/narsync/examples/config.toml"
+    runHook postInstall
+  '';
+
+  meta = {
+    description = "Replicate a Nix store into a Nix binary cache as store paths appear";
+    platforms = lib.platforms.linux;
+    mainProgram = "narsync";
+  };
+}

@@ -1,0 +1,193 @@
+# NixOS module: services.narsync runs `narsync watch` next to nix-daemon.
+#
+#   imports = [ ./packaging/nixos/module.nix ];
+#   services.narsync = {
+#     enable = true;
+#     keyFile = "/etc/narsync/signing-key.sec";
+#     destinations = [{ url = "s3://cache?region=eu-west-1"; credentialsFile = "/etc/narsync/s3-credentials"; }];
+#     setPostBuildHook = true;
+#   };
+#
+# Secrets never enter the Nix store: key and credentials files are handed to the service as
+# systemd credentials, and the generated config.toml names them under /run/credentials.
+{ config, lib, pkgs, ... }:
+
+let
+  cfg = config.services.narsync;
+  inherit (lib) mkOption mkEnableOption mkIf types optional optionalAttrs;
+
+  credentialsDirectory = "/run/credentials/narsync.service";
+
+  destinationModule = types.submodule {
+    options = {
+      url = mkOption {
+        type = types.str;
+        example = "s3://my-cache?region=eu-west-1";
+        description = "The binary cache: file:///dir, s3://bucket?..., or http(s)://host/path.";
+      };
+      keyFile = mkOption {
+        type = types.nullOr types.path;
+        default = null;
+        description = "Secret signing key for this destination; defaults to services.narsync.keyFile.";
+      };
+      credentialsFile = mkOption {
+        type = types.nullOr types.path;
+        default = null;
+        description = "S3: an AWS shared credentials file. HTTP: use bearerTokenFile or netrcFile.";
+      };
+      bearerTokenFile = mkOption { type = types.nullOr types.path; default = null; description = "HTTP(S): file holding a bearer token."; };
+      netrcFile = mkOption { type = types.nullOr types.path; default = null; description = "HTTP(S): netrc file with the cache's login."; };
+      jobs = mkOption { type = types.nullOr types.ints.positive; default = null; description = "Uploads in flight; defaults to services.narsync.jobs."; };
+      compressionLevel = mkOption { type = types.ints.between 1 19; default = 3; description = "zstd level."; };
+      priority = mkOption { type = types.int; default = 40; description = "Priority of a new cache's nix-cache-info."; };
+      include = mkOption { type = types.listOf types.str; default = cfg.filters.include; defaultText = "services.narsync.filters.include"; description = "Globs of path names to publish."; };
+      exclude = mkOption { type = types.listOf types.str; default = cfg.filters.exclude; defaultText = "services.narsync.filters.exclude"; description = "Globs of path names not to publish."; };
+      skipSignedBy = mkOption { type = types.listOf types.str; default = cfg.filters.skipSignedBy; defaultText = "services.narsync.filters.skipSignedBy"; description = "Key names whose signed paths are not published."; };
+      keepDerivations = mkOption { type = types.bool; default = false; description = "Publish .drv files too."; };
+    };
+  };
+
+  nonNull = lib.filterAttrs (_: value: value != null);
+
+  # Each secret file becomes a credential named after its destination and role.
+  credential = index: role: file: if file == null then null else {
+    name = "destination-${toString index}-${role}";
+    inherit file;
+  };
+  credentialsOf = index: destination: lib.filter (c: c != null) [
+    (credential index "key" (if destination.keyFile != null then destination.keyFile else cfg.keyFile))
+    (credential index "s3-credentials" destination.credentialsFile)
+    (credential index "bearer-token" destination.bearerTokenFile)
+    (credential index "netrc" destination.netrcFile)
+  ];
+  allCredentials = lib.concatLists (lib.imap0 credentialsOf cfg.destinations);
+  credentialPath = index: role: "${credentialsDirectory}/destination-${toString index}-${role}";
+
+  destinationSettings = index: destination: nonNull {
+    url = destination.url;
+    key-files = optional (destination.keyFile != null || cfg.keyFile != null) (credentialPath index "key");
+    credentials-file = if destination.credentialsFile != null then credentialPath index "s3-credentials" else null;
+    bearer-token-file = if destination.bearerTokenFile != null then credentialPath index "bearer-token" else null;
+    netrc-file = if destination.netrcFile != null then credentialPath index "netrc" else null;
+    jobs = if destination.jobs != null then destination.jobs else cfg.jobs;
+    compression-level = destination.compressionLevel;
+    priority = destination.priority;
+    include = destination.include;
+    exclude = destination.exclude;
+    skip-signed-by = destination.skipSignedBy;
+    keep-derivations = destination.keepDerivations;
+  };
+
+  settings = lib.recursiveUpdate ({
+    state-dir = "/var/lib/narsync";
+    log-level = cfg.logLevel;
+    watch.initial-backfill = cfg.initialBackfill;
+    destination = lib.imap0 destinationSettings cfg.destinations;
+  } // optionalAttrs cfg.metrics.enable { metrics.listen = cfg.metrics.listen; }) cfg.settings;
+
+  configFile = (pkgs.formats.toml { }).generate "narsync.toml" settings;
+in
+{
+  options.services.narsync = {
+    enable = mkEnableOption "narsync, which publishes every new Nix store path to binary caches";
+
+    package = mkOption {
+      type = types.package;
+      default = pkgs.callPackage ../nix/package.nix { };
+      defaultText = "pkgs.callPackage ./packaging/nix/package.nix { }";
+      description = "The narsync package.";
+    };
+
+    destinations = mkOption {
+      type = types.listOf destinationModule;
+      default = [ ];
+      description = "Caches to publish to; each has its own key, filters, jobs, watermark and queue.";
+    };
+
+    keyFile = mkOption {
+      type = types.nullOr types.path;
+      default = null;
+      example = "/etc/narsync/signing-key.sec";
+      description = "Secret signing key (narsync keygen), used by destinations without their own.";
+    };
+
+    jobs = mkOption { type = types.ints.positive; default = 4; description = "Uploads in flight per destination."; };
+
+    filters = {
+      include = mkOption { type = types.listOf types.str; default = [ ]; example = [ "hello-*" ]; description = "Publish only paths whose name matches one of these globs."; };
+      exclude = mkOption { type = types.listOf types.str; default = [ ]; example = [ "*-source" ]; description = "Never publish paths whose name matches one of these globs."; };
+      skipSignedBy = mkOption { type = types.listOf types.str; default = [ "cache.nixos.org-1" ]; description = "Skip paths already signed by these keys (they can be substituted from elsewhere)."; };
+    };
+
+    initialBackfill = mkOption { type = types.bool; default = false; description = "On the very first start, publish the whole store."; };
+
+    logLevel = mkOption { type = types.enum [ "trace" "debug" "info" "notice" "warning" "error" "critical" ]; default = "info"; description = "Log level."; };
+
+    metrics = {
+      enable = mkEnableOption "the Prometheus metrics endpoint";
+      listen = mkOption { type = types.str; default = "127.0.0.1:9400"; description = "Address and port of the metrics endpoint."; };
+    };
+
+    setPostBuildHook = mkOption {
+      type = types.bool;
+      default = true;
+      description = "Set nix.settings.post-build-hook to narsync-hook, so builds reach the service at once.";
+    };
+
+    settings = mkOption {
+      type = (pkgs.formats.toml { }).type;
+      default = { };
+      description = "Further config.toml settings, merged over the ones above.";
+    };
+  };
+
+  config = mkIf cfg.enable {
+    assertions = [{
+      assertion = cfg.destinations != [ ];
+      message = "services.narsync.destinations must name at least one cache.";
+    }];
+
+    environment.etc."narsync/config.toml".source = configFile;
+    environment.systemPackages = [ cfg.package ];
+
+    nix.settings = mkIf cfg.setPostBuildHook {
+      post-build-hook = "${cfg.package}/bin/narsync-hook";
+    };
+
+    systemd.services.narsync = {
+      description = "narsync: replicate the Nix store into binary caches";
+      after = [ "network-online.target" "nix-daemon.service" ];
+      wants = [ "network-online.target" ];
+      wantedBy = [ "multi-user.target" ];
+      restartTriggers = [ configFile ];
+      serviceConfig = {
+        Type = "notify";
+        NotifyAccess = "main";
+        ExecStart = "${cfg.package}/bin/narsync watch --config /etc/narsync/config.toml";
+        ExecReload = "${pkgs.coreutils}/bin/kill -HUP $MAINPID";
+        Restart = "on-failure";
+        RestartSec = "5s";
+        TimeoutStopSec = "2min";
+        LoadCredential = map (c: "${c.name}:${c.file}") allCredentials;
+        StateDirectory = "narsync";
+        StateDirectoryMode = "0700";
+        RuntimeDirectory = "narsync";
+        RuntimeDirectoryMode = "0755";
+        RuntimeDirectoryPreserve = "yes";
+        NoNewPrivileges = true;
+        ProtectSystem = "strict";
+        ReadWritePaths = [ "/var/lib/narsync" ];
+        ReadOnlyPaths = [ "/nix" ];
+        ProtectHome = true;
+        PrivateTmp = true;
+        PrivateDevices = true;
+        ProtectKernelTunables = true;
+        ProtectKernelModules = true;
+        ProtectControlGroups = true;
+        RestrictAddressFamilies = [ "AF_UNIX" "AF_INET" "AF_INET6" ];
+        LockPersonality = true;
+        UMask = "0077";
+      };
+    };
+  };
+}
