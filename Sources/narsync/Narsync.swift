@@ -12,7 +12,10 @@ struct Narsync: AsyncParsableCommand {
             so a cache never announces a path whose NAR or references are missing.
             """,
         version: "0.1.0",
-        subcommands: [WatchCommand.self, BackfillCommand.self, StatusCommand.self, HookCommand.self, KeygenCommand.self]
+        subcommands: [
+            WatchCommand.self, BackfillCommand.self, StatusCommand.self, HookCommand.self, KeygenCommand.self,
+            ConfigCommand.self,
+        ]
     )
 
     /// Like ArgumentParser's own `main`, but bad arguments exit with status 2, as every other
@@ -22,8 +25,9 @@ struct Narsync: AsyncParsableCommand {
         let arguments = CommandLine.arguments
         if arguments.dropFirst().first == "hook" { HookCommand.mainNeverFailing(Array(arguments.dropFirst(2))) }
         if HookCommand.isImplied(by: arguments) { HookCommand.mainNeverFailing(Array(arguments.dropFirst())) }
+        let (watchArguments, layered) = layeredWatchArguments(arguments)
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(watchArguments)
             if var command = command as? AsyncParsableCommand {
                 try await command.run()
             } else {
@@ -31,10 +35,29 @@ struct Narsync: AsyncParsableCommand {
             }
         } catch {
             if exitCode(for: error) == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                let message = layered?.annotated(fullMessage(for: error), destination: 0) ?? fullMessage(for: error)
+                FileHandle.standardError.write(Data((message + "\n").utf8))
                 Foundation.exit(ExitStatus.badInput.rawValue)
             }
             exit(withError: error)
+        }
+    }
+
+    /// For `watch`, the arguments with config.toml and `NARSYNC_*` merged in; otherwise nil
+    /// (ArgumentParser reads the command line as it is). A bad file stops narsync here.
+    private static func layeredWatchArguments(_ arguments: [String]) -> ([String]?, LayeredArguments?) {
+        guard arguments.dropFirst().first == "watch" else { return (nil, nil) }
+        do {
+            let layered = try LayeredArguments(
+                commandLine: Array(arguments.dropFirst(2)), environment: ProcessInfo.processInfo.environment)
+            guard layered.destinations.count == 1 else {
+                printError("\(layered.configurationPath ?? "") has \(layered.destinations.count) [[destination]] tables; this narsync publishes to one")
+                Foundation.exit(ExitStatus.badInput.rawValue)
+            }
+            return (["watch"] + layered.destinations[0], layered)
+        } catch {
+            printError("\(error)")
+            Foundation.exit(ExitStatus.badInput.rawValue)
         }
     }
 }

@@ -25,6 +25,11 @@ struct WatchCommand: AsyncParsableCommand {
             """
     )
 
+    @Option(name: .customLong("config"), help: ArgumentHelp(
+        "Configuration file; its settings give way to NARSYNC_* variables and flags (default: \(ConfigurationFile.defaultPath), if it exists).",
+        valueName: "file"))
+    var configurationFile: String?
+
     @OptionGroup(title: "Destination") var publishing: PublishingOptions
     @OptionGroup(title: "Store") var store: StoreOptions
     @OptionGroup(title: "Service") var service: ServiceOptions
@@ -88,12 +93,35 @@ struct WatchCommand: AsyncParsableCommand {
             for await event in signals.events {
                 switch event {
                 case .stop: replication.stop()
-                case .reload: logger.notice("SIGHUP: the configuration is the command line; nothing to reload")
+                case .reload: Self.checkConfigurationAgain(logger: logger)
                 }
             }
         }
         defer { signalHandling.cancel() }
         try await replication.run()
+    }
+
+    /// SIGHUP: reads the configuration file again and says whether it is valid. The running
+    /// configuration stays either way; a valid new one takes effect at the next start.
+    private static func checkConfigurationAgain(logger: Logger) {
+        let commandLine = Array(CommandLine.arguments.drop { $0 != "watch" }.dropFirst())
+        let layered: LayeredArguments
+        do {
+            layered = try LayeredArguments(commandLine: commandLine, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            logger.error("SIGHUP: keeping the running configuration: \(error)")
+            return
+        }
+        for (index, arguments) in layered.destinations.enumerated() {
+            do {
+                _ = try WatchCommand.parse(arguments)
+            } catch {
+                logger.error("SIGHUP: keeping the running configuration: \(layered.annotated(WatchCommand.message(for: error), destination: index))")
+                return
+            }
+        }
+        logger.notice("SIGHUP: the configuration is valid; restart narsync to apply changes",
+                      metadata: ["file": "\(layered.configurationPath ?? "none")"])
     }
 
     /// The destination and keys to use, creating the defaults under the state directory when

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import BinaryCache
 import NixStore
 import Replication
@@ -37,6 +38,11 @@ struct PublishingOptions: ParsableArguments {
     @Option(name: .customLong("bearer-token-file"), help: ArgumentHelp("HTTP(S): file holding a bearer token for the cache.", valueName: "file"))
     var bearerTokenFile: String?
 
+    @Option(name: .customLong("credentials-file"), help: ArgumentHelp(
+        "S3: an AWS shared credentials file (as AWS_SHARED_CREDENTIALS_FILE), e.g. a systemd credential; used instead of AWS_ACCESS_KEY_ID.",
+        valueName: "file"))
+    var credentialsFile: String?
+
     @Option(name: .customLong("netrc-file"), help: ArgumentHelp("HTTP(S): netrc file with the cache's login.", valueName: "file"))
     var netrcFile: String?
 
@@ -58,11 +64,23 @@ struct PublishingOptions: ParsableArguments {
         storeDirectory: StoreDirectory, repair: Bool, url: String? = nil, keyFiles: [String]? = nil
     ) throws -> (any BinaryCacheDestination, PublishOptions) {
         let keys = try (keyFiles ?? self.keyFiles).map { try SecretKey(contentsOfFile: $0) }
-        let destination = try Destinations.open(url ?? self.destination ?? "", options: DestinationOptions(
-            partSize: partSizeMiB << 20, partsInFlight: partsInFlight, bearerTokenFile: bearerTokenFile, netrcFile: netrcFile))
+        let destination = try Destinations.open(url ?? self.destination ?? "", options: destinationOptions)
         let options = PublishOptions(
             signingKeys: keys, jobs: jobs, compressionLevel: compressionLevel, compressionWorkers: zstdThreads,
             repair: repair, cacheInfo: CacheInfo(storeDirectory: storeDirectory, priority: priority))
         return (destination, options)
+    }
+
+    /// How remote destinations send, and where their credentials come from.
+    var destinationOptions: DestinationOptions {
+        var environment = ProcessInfo.processInfo.environment
+        if let credentialsFile {
+            // The file named here wins over credentials in the environment.
+            for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] { environment[name] = nil }
+            environment["AWS_SHARED_CREDENTIALS_FILE"] = credentialsFile
+        }
+        return DestinationOptions(
+            partSize: partSizeMiB << 20, partsInFlight: partsInFlight, bearerTokenFile: bearerTokenFile,
+            netrcFile: netrcFile, environment: environment)
     }
 }

@@ -1,0 +1,108 @@
+import ArgumentParser
+import BinaryCache
+import Foundation
+import NixStore
+import SystemSupport
+
+struct ConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config",
+        abstract: "Work with the service's configuration file.",
+        subcommands: [ConfigCheckCommand.self]
+    )
+}
+
+struct ConfigCheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Validate config.toml and print the configuration `narsync watch` would run with.",
+        discussion: """
+            Reads the file as the service does, with NARSYNC_* variables over it, and checks \
+            every key and value, each destination's URL, and that key and credential files \
+            are readable by narsync and by nobody else. With --online it also asks each \
+            destination for its nix-cache-info. Prints the effective configuration with the \
+            origin of every value and secrets redacted. Exits 0 if all is well, 2 otherwise.
+            """
+    )
+
+    @Option(name: .customLong("config"), help: ArgumentHelp("The file to check.", valueName: "file"))
+    var configurationFile: String = ConfigurationFile.defaultPath
+
+    @Flag(help: "Also reach every destination.")
+    var online = false
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let layered = try validatingInput {
+            try LayeredArguments(commandLine: ["--config", configurationFile], environment: environment, requireFile: true)
+        }
+        var destinations: [(command: WatchCommand, origins: [String: SettingValue])] = []
+        for (index, arguments) in layered.destinations.enumerated() {
+            do {
+                destinations.append((try WatchCommand.parse(arguments), layered.origins[index]))
+            } catch {
+                printError(layered.annotated(WatchCommand.message(for: error), destination: index))
+                throw ExitStatus.badInput
+            }
+        }
+
+        var problems: [String] = []
+        for (index, destination) in destinations.enumerated() {
+            let place = layered.destinations.count > 1 ? "destination \(index + 1): " : ""
+            problems += await Self.problems(of: destination.command, online: online).map { place + $0 }
+        }
+        print(EffectiveConfiguration(destinations: destinations).text, terminator: "")
+        for problem in problems { printError(problem) }
+        if !problems.isEmpty { throw ExitStatus.badInput }
+    }
+
+    /// What would stop the service or its uploads, one message each.
+    private static func problems(of command: WatchCommand, online: Bool) async -> [String] {
+        var problems: [String] = []
+        let publishing = command.publishing
+        for file in publishing.keyFiles {
+            do { _ = try SecretKey(contentsOfFile: file) } catch { problems.append("\(error)") }
+        }
+        for file in [publishing.credentialsFile, publishing.bearerTokenFile, publishing.netrcFile].compactMap({ $0 }) {
+            if let problem = privateFileProblem(file) { problems.append(problem) }
+        }
+        guard let url = publishing.destination else { return problems }
+        // Destination errors quote the URL; a password in it stays out of the output.
+        let redacted = { (error: any Error) in "\(error)".replacingOccurrences(of: url, with: EffectiveConfiguration.redactedURL(url)) }
+        let destination: any BinaryCacheDestination
+        do {
+            if url.lowercased().hasPrefix("file:") && !online {
+                // Opening a file:// cache creates its directory; an offline check writes nothing.
+                guard let components = URLComponents(string: url), components.host?.isEmpty ?? true,
+                      components.path.hasPrefix("/") else { throw DestinationError.unsupportedURL(url) }
+                return problems
+            }
+            var options = publishing.destinationOptions
+            // One question, answered or not: the check does not wait out the upload retries.
+            options.retry = RequestRetryPolicy(maximumAttempts: 1, initialDelay: .zero, maximumDelay: .zero, maximumTotalTime: .seconds(30))
+            destination = try Destinations.open(url, options: options)
+        } catch {
+            return problems + [redacted(error)]
+        }
+        guard online else { return problems }
+        let executor = BlockingExecutor(threadCount: 1, name: "narsync-check")
+        defer { executor.shutdown() }
+        do {
+            _ = try await executor.run { try destination.exists(key: "nix-cache-info") }
+        } catch {
+            problems.append("\(EffectiveConfiguration.redactedURL(url)) cannot be reached: \(redacted(error))")
+        }
+        return problems
+    }
+
+    /// Why a file holding a secret cannot serve: unreadable, or open to group or others.
+    private static func privateFileProblem(_ path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return "\(path): \(String(cString: strerror(errno)))" }
+        guard access(path, R_OK) == 0 else { return "\(path) is not readable by narsync (uid \(getuid()))" }
+        guard info.st_mode & 0o077 == 0 else {
+            return "\(path) holds a secret but group or others may read it (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it"
+        }
+        return nil
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+@testable import narsync
+
+/// config.toml is read strictly, and every complaint names the file, the line and the key.
+@Suite struct ConfigurationFileTests {
+    private func error(_ text: String) -> ConfigurationError? {
+        #expect(throws: ConfigurationError.self) { try ConfigurationFile(text: text, path: "/etc/narsync/config.toml") }
+    }
+
+    @Test func readsEveryTableIntoSettings() throws {
+        let file = try ConfigurationFile(text: """
+            state-dir = "/srv/narsync"
+            [store]
+            root = "/chroot"
+            [watch]
+            debounce-ms = 250
+            [[destination]]
+            url = "s3://bucket?region=eu-west-1"
+            key-files = ["/k1", "/k2"]
+            """, path: "c.toml")
+        #expect(file.service["state-dir"]?.words == ["/srv/narsync"])
+        #expect(file.service["store-root"]?.words == ["/chroot"])
+        #expect(file.service["debounce-ms"]?.words == ["250"])
+        #expect(file.service["debounce-ms"]?.origin == .file("c.toml", line: 5))
+        #expect(file.destinations.count == 1)
+        #expect(file.destinations[0]["key-file"]?.words == ["/k1", "/k2"])
+        #expect(file.destinations[0]["to"]?.origin == .file("c.toml", line: 7))
+    }
+
+    @Test func anUnknownKeyIsNamedWithItsLine() {
+        let unknown = error("""
+            state-dir = "/srv"
+
+            [[destination]]
+            url = "file:///c"
+            [[destination]]
+            url = "file:///d"
+            jbos = 4
+            """)
+        #expect(unknown?.location == "/etc/narsync/config.toml:7")
+        #expect(unknown?.message.contains("unknown key 'jbos' in [[destination]]") == true)
+        #expect(unknown?.message.contains("jobs") == true)
+        #expect(error("[metrcs]\nlisten = 1")?.description.contains(":1: unknown key 'metrcs'") == true)
+        // A secret is never a setting: only the file that holds it is.
+        #expect(error("[[destination]]\nsecret-key = \"name:c2VjcmV0\"")?.message.contains("unknown key 'secret-key'") == true)
+    }
+
+    @Test func aValueOfTheWrongTypeIsNamedWithItsLine() {
+        let wrong = error("[watch]\ninitial-backfill = \"yes\"")
+        #expect(wrong?.location == "/etc/narsync/config.toml:2")
+        #expect(wrong?.message.contains("'watch.initial-backfill' must be true or false") == true)
+        #expect(error("[[destination]]\nkey-files = [1, 2]")?.message.contains("array of strings") == true)
+        #expect(error("destination = 3")?.message.contains("[[destination]]") == true)
+    }
+
+    @Test func aSyntaxErrorIsReportedWithTOMLKitsLine() {
+        let syntax = error("state-dir = \"/srv\"\n\n[store\nroot = \"/\"")
+        #expect(syntax?.location == "/etc/narsync/config.toml:3")
+        #expect(syntax?.message.hasPrefix("not valid TOML") == true)
+    }
+
+    @Test func urlsLoseTheirSecretsButNotTheirPaths() {
+        #expect(EffectiveConfiguration.redactedURL("https://alice:hunter2@cache.example/nix")
+                == "https://alice:REDACTED@cache.example/nix")
+        #expect(EffectiveConfiguration.redactedURL("s3://b?region=x&session-token=abc&secret-key=/k.sec")
+                == "s3://b?region=x&session-token=REDACTED&secret-key=/k.sec")
+        #expect(EffectiveConfiguration.redactedURL("file:///srv/cache") == "file:///srv/cache")
+    }
+}
