@@ -26,6 +26,9 @@ struct Narsync: AsyncParsableCommand {
         if arguments.dropFirst().first == "hook" { HookCommand.mainNeverFailing(Array(arguments.dropFirst(2))) }
         if HookCommand.isImplied(by: arguments) { HookCommand.mainNeverFailing(Array(arguments.dropFirst())) }
         let (watchArguments, layered) = layeredWatchArguments(arguments)
+        if let layered, layered.destinations.count > 1 {
+            await runWatch(layered)
+        }
         do {
             var command = try parseAsRoot(watchArguments)
             if var command = command as? AsyncParsableCommand {
@@ -43,6 +46,26 @@ struct Narsync: AsyncParsableCommand {
         }
     }
 
+    /// `narsync watch` with several destinations: one command parsed per destination, run
+    /// together. Exits.
+    private static func runWatch(_ layered: LayeredArguments) async -> Never {
+        do {
+            var commands: [WatchCommand] = []
+            for (index, arguments) in layered.destinations.enumerated() {
+                do {
+                    commands.append(try WatchCommand.parse(arguments))
+                } catch {
+                    printError(layered.annotated(WatchCommand.message(for: error), destination: index))
+                    Foundation.exit(ExitStatus.badInput.rawValue)
+                }
+            }
+            try await WatchCommand.run(commands)
+            Foundation.exit(0)
+        } catch {
+            exit(withError: error)
+        }
+    }
+
     /// For `watch`, the arguments with config.toml and `NARSYNC_*` merged in; otherwise nil
     /// (ArgumentParser reads the command line as it is). A bad file stops narsync here.
     private static func layeredWatchArguments(_ arguments: [String]) -> ([String]?, LayeredArguments?) {
@@ -50,10 +73,6 @@ struct Narsync: AsyncParsableCommand {
         do {
             let layered = try LayeredArguments(
                 commandLine: Array(arguments.dropFirst(2)), environment: ProcessInfo.processInfo.environment)
-            guard layered.destinations.count == 1 else {
-                printError("\(layered.configurationPath ?? "") has \(layered.destinations.count) [[destination]] tables; this narsync publishes to one")
-                Foundation.exit(ExitStatus.badInput.rawValue)
-            }
             return (["watch"] + layered.destinations[0], layered)
         } catch {
             printError("\(error)")

@@ -63,42 +63,68 @@ struct WatchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = logging.makeLogger(label: "narsync.watch", interactive: false)
-        let layout = try validatingInput { try store.layout() }
-        let stateDirectory = service.stateDirectory
-        let (url, keyFiles) = try validatingInput { try zeroConfiguration(stateDirectory: stateDirectory) }
-        let (destination, options) = try validatingInput {
-            try publishing.resolve(storeDirectory: layout.storeDirectory, repair: false, url: url, keyFiles: keyFiles)
-        }
+        try await Self.run([self])
+    }
+
+    /// Runs one replication service per command, each with its own destination, keys, filters
+    /// and jobs, all sharing the store, the state directory and its manifest (which keeps a
+    /// watermark and queue per destination). `commands` differ only in destination settings:
+    /// they are config.toml's `[[destination]]` tables under the same top-level settings.
+    static func run(_ commands: [WatchCommand]) async throws {
+        let first = commands[0]
+        let logger = first.logging.makeLogger(label: "narsync.watch", interactive: false)
+        let layout = try validatingInput { try first.store.layout() }
+        let stateDirectory = first.service.stateDirectory
         let manifest = try validatingInput { AsyncManifest(try Manifest(stateDirectory: stateDirectory)) }
 
-        let executor = BlockingExecutor(threadCount: options.jobs, name: "narsync-upload")
-        defer { executor.shutdown() }
-        let destinationName = "\(destination)"
-        let publisher = Publisher(
-            destination: destination, storeDirectory: layout.storeDirectory, physicalPath: layout.physicalPath(of:),
-            options: options, executor: executor, journal: manifest.manifest.journal(for: destinationName), logger: logger)
-        let watchOptions = WatchOptions(
-            destinationName: destinationName,
-            filter: PathFilter(includes: includes, excludes: excludes, includeDerivations: keepDerivations, skipSignedBy: Set(skipSignedBy)),
-            initialBackfill: initialBackfill,
-            timing: WatchTiming(debounceWindow: .milliseconds(debounceMilliseconds), recheckInterval: .seconds(recheckSeconds)))
-        let replication = ReplicationService(
-            layout: layout, publisher: publisher, manifest: manifest, options: watchOptions, logger: logger,
-            notifier: try? SystemdNotifier())
+        var services: [ReplicationService] = []
+        var executors: [BlockingExecutor] = []
+        defer { for executor in executors { executor.shutdown() } }
+        for command in commands {
+            let (url, keyFiles) = try validatingInput { try command.zeroConfiguration(stateDirectory: stateDirectory) }
+            let (destination, options) = try validatingInput {
+                try command.publishing.resolve(storeDirectory: layout.storeDirectory, repair: false, url: url, keyFiles: keyFiles)
+            }
+            let executor = BlockingExecutor(threadCount: options.jobs, name: "narsync-upload")
+            executors.append(executor)
+            let destinationName = "\(destination)"
+            let publisher = Publisher(
+                destination: destination, storeDirectory: layout.storeDirectory, physicalPath: layout.physicalPath(of:),
+                options: options, executor: executor, journal: manifest.manifest.journal(for: destinationName), logger: logger)
+            services.append(ReplicationService(
+                layout: layout, publisher: publisher, manifest: manifest, options: command.watchOptions(destinationName: destinationName),
+                logger: logger, notifier: try? SystemdNotifier()))
+        }
 
         let signals = try await SignalEvents.start()
         defer { signals.cancel() }
-        let signalHandling = Task {
+        let signalHandling = Task { [services] in
             for await event in signals.events {
                 switch event {
-                case .stop: replication.stop()
+                case .stop: for service in services { service.stop() }
                 case .reload: Self.checkConfigurationAgain(logger: logger)
                 }
             }
         }
         defer { signalHandling.cancel() }
-        try await replication.run()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for service in services { group.addTask { try await service.run() } }
+            // One destination failing stops the others, so systemd restarts them all.
+            do {
+                try await group.waitForAll()
+            } catch {
+                for service in services { service.stop() }
+                throw error
+            }
+        }
+    }
+
+    private func watchOptions(destinationName: String) -> WatchOptions {
+        WatchOptions(
+            destinationName: destinationName,
+            filter: PathFilter(includes: includes, excludes: excludes, includeDerivations: keepDerivations, skipSignedBy: Set(skipSignedBy)),
+            initialBackfill: initialBackfill,
+            timing: WatchTiming(debounceWindow: .milliseconds(debounceMilliseconds), recheckInterval: .seconds(recheckSeconds)))
     }
 
     /// SIGHUP: reads the configuration file again and says whether it is valid. The running
