@@ -26,6 +26,7 @@ struct BackfillCommand: AsyncParsableCommand {
     @OptionGroup(title: "Destination") var publishing: PublishingOptions
     @OptionGroup(title: "Store") var store: StoreOptions
     @OptionGroup(title: "Logging") var logging: LoggingOptions
+    @OptionGroup(title: "Metrics") var metrics: MetricsOptions
 
     @Flag(help: "Publish every valid path in the store.")
     var all = false
@@ -64,11 +65,24 @@ struct BackfillCommand: AsyncParsableCommand {
         let publisher = Publisher(
             destination: destination, storeDirectory: layout.storeDirectory,
             physicalPath: layout.physicalPath(of:), options: options, executor: executor, logger: logger)
-        let progress: (any PublishProgress)? = interactive ? ProgressBar() : nil
-        logger.info("backfill starting", metadata: ["paths": "\(ordered.count)", "destination": "\(destination)"])
-        let summary = try await publisher.publish(ordered, progress: progress)
-        (progress as? ProgressBar)?.finish()
+        let progressBar = interactive ? ProgressBar() : nil
+        let metricsServer = try metrics.listen.map { listen in
+            try validatingInput { try MetricsServer.start(try MetricsAddress(listen)) }
+        }
+        defer { metricsServer?.stop() }
         let statistics = (destination as? any TransferStatisticsReporting)?.statistics
+        let transferMetrics = metricsServer == nil ? nil : statistics.map { TransferMetrics($0, destination: "\(destination)") }
+        var listeners: [any PublishProgress] = []
+        if let progressBar { listeners.append(progressBar) }
+        if metricsServer != nil { listeners.append(PublishMetrics(destination: "\(destination)")) }
+        let counting = transferMetrics.map { transfers in
+            Task { while !Task.isCancelled { transfers.update(); try? await Task.sleep(for: .seconds(1)) } }
+        }
+        logger.info("backfill starting", metadata: ["paths": "\(ordered.count)", "destination": "\(destination)"])
+        let summary = try await publisher.publish(ordered, progress: listeners.isEmpty ? nil : CombinedProgress(listeners: listeners))
+        counting?.cancel()
+        transferMetrics?.update()
+        progressBar?.finish()
         print(SummaryReport(summary, storeDirectory: layout.storeDirectory, transfers: statistics).text)
         if !summary.succeeded { throw ExitStatus.partialFailure }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BinaryCache
 import Foundation
 import Logging
 import NixStore
@@ -34,6 +35,7 @@ struct WatchCommand: AsyncParsableCommand {
     @OptionGroup(title: "Store") var store: StoreOptions
     @OptionGroup(title: "Service") var service: ServiceOptions
     @OptionGroup(title: "Logging") var logging: LoggingOptions
+    @OptionGroup(title: "Metrics") var metrics: MetricsOptions
 
     @Flag(help: "On the very first start, publish every valid path, not only new ones.")
     var initialBackfill = false
@@ -76,7 +78,13 @@ struct WatchCommand: AsyncParsableCommand {
         let layout = try validatingInput { try first.store.layout() }
         let stateDirectory = first.service.stateDirectory
         let manifest = try validatingInput { AsyncManifest(try Manifest(stateDirectory: stateDirectory)) }
+        let metricsServer = try first.metrics.listen.map { listen in
+            try validatingInput { try MetricsServer.start(try MetricsAddress(listen)) }
+        }
+        defer { metricsServer?.stop() }
+        if let metricsServer { logger.info("serving metrics", metadata: ["url": "http://\(metricsServer.address)/metrics"]) }
 
+        var gauges = ServiceGauges(destinations: [], manifest: manifest, layout: layout)
         var services: [ReplicationService] = []
         var executors: [BlockingExecutor] = []
         defer { for executor in executors { executor.shutdown() } }
@@ -91,10 +99,19 @@ struct WatchCommand: AsyncParsableCommand {
             let publisher = Publisher(
                 destination: destination, storeDirectory: layout.storeDirectory, physicalPath: layout.physicalPath(of:),
                 options: options, executor: executor, journal: manifest.manifest.journal(for: destinationName), logger: logger)
+            var watchOptions = command.watchOptions(destinationName: destinationName)
+            if metricsServer != nil {
+                watchOptions.progress = PublishMetrics(destination: destinationName)
+                let statistics = (destination as? any TransferStatisticsReporting)?.statistics
+                gauges.destinations.append(.init(
+                    name: destinationName, transfers: statistics.map { TransferMetrics($0, destination: destinationName) }))
+            }
             services.append(ReplicationService(
-                layout: layout, publisher: publisher, manifest: manifest, options: command.watchOptions(destinationName: destinationName),
+                layout: layout, publisher: publisher, manifest: manifest, options: watchOptions,
                 logger: logger, notifier: try? SystemdNotifier()))
         }
+        let sampling = metricsServer == nil ? nil : Task { [gauges] in await gauges.run() }
+        defer { sampling?.cancel() }
 
         let signals = try await SignalEvents.start()
         defer { signals.cancel() }

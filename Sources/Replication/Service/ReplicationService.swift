@@ -208,7 +208,7 @@ public final class ReplicationService: Sendable {
         let todo = ordered.filter { !alreadyPublished.contains($0.path) }
         let summary: PublishSummary
         do {
-            summary = try await publisher.publish(todo)
+            summary = try await publisher.publish(todo, progress: options.progress)
         } catch {
             // The cache could not even be asked what it has: every entry waits and retries.
             logger.error("cannot reach the cache: \(error)", metadata: ["destination": "\(publisher.destination)"])

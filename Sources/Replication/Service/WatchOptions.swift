@@ -13,10 +13,13 @@ public struct WatchOptions: Sendable {
     public var batchSize: Int
     /// How long in-flight uploads may take to finish after SIGTERM.
     public var gracePeriod: Duration
+    /// Told of each published and failed path (metrics).
+    public var progress: (any PublishProgress)?
 
     public init(
         destinationName: String, filter: PathFilter = PathFilter(), initialBackfill: Bool = false,
-        timing: WatchTiming = WatchTiming(), batchSize: Int = 256, gracePeriod: Duration = .seconds(30)
+        timing: WatchTiming = WatchTiming(), batchSize: Int = 256, gracePeriod: Duration = .seconds(30),
+        progress: (any PublishProgress)? = nil
     ) {
         self.destinationName = destinationName
         self.filter = filter
@@ -24,5 +27,6 @@ public struct WatchOptions: Sendable {
         self.timing = timing
         self.batchSize = max(1, batchSize)
         self.gracePeriod = gracePeriod
+        self.progress = progress
     }
 }

@@ -35,6 +35,8 @@ struct Setting: Sendable {
     static let all: [Setting] = [
         Setting(flag: "state-dir", key: "state-dir"),
         Setting(flag: "log-level", key: "log-level"),
+        Setting(flag: "log-format", key: "log-format"),
+        Setting(flag: "metrics-listen", table: "metrics", key: "listen"),
         Setting(flag: "store-root", table: "store", key: "root"),
         Setting(flag: "store-dir", table: "store", key: "dir"),
         Setting(flag: "initial-backfill", table: "watch", key: "initial-backfill", kind: .flag),

@@ -6,6 +6,8 @@ extension WatchCommand {
         switch setting.flag {
         case "state-dir": return [service.stateDirectory]
         case "log-level": return optional(logging.level?.rawValue)
+        case "log-format": return [logging.format.rawValue]
+        case "metrics-listen": return optional(metrics.listen)
         case "store-root": return [store.root]
         case "store-dir": return [store.storeDirectory]
         case "initial-backfill": return [String(initialBackfill)]
