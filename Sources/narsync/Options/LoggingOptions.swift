@@ -21,12 +21,12 @@ struct LoggingOptions: ParsableArguments {
     func makeLogger(label: String, interactive: Bool) -> Logger {
         let level = level ?? (interactive ? .warning : .info)
         let format = format
-        let journald = JournaldLogHandler.isStandardErrorJournal(ProcessInfo.processInfo.environment)
+        let journald = LineLogHandler.isStandardErrorJournal(ProcessInfo.processInfo.environment)
         LoggingSystem.bootstrap { label in
             var handler: any LogHandler
             switch format {
-            case .json: handler = JSONLogHandler(label: label)
-            case .plain where journald: handler = JournaldLogHandler(label: label)
+            case .json: handler = LineLogHandler(label: label, style: .json)
+            case .plain where journald: handler = LineLogHandler(label: label, style: .journald)
             case .plain: handler = StreamLogHandler.standardError(label: label)
             }
             handler.logLevel = level

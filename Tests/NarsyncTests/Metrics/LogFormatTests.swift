@@ -6,17 +6,17 @@ import Testing
 /// The two line formats: journald's priority prefix, and one JSON object per line.
 @Suite struct LogFormatTests {
     @Test func journaldLinesCarryTheSyslogPriorityAndNoTimestamp() {
-        let handler = JournaldLogHandler(label: "narsync.watch")
+        let handler = LineLogHandler(label: "narsync.watch", style: .journald)
         let line = handler.line(level: .warning, message: "slow upload", metadata: ["path": "/nix/store/x", "attempt": "2"], source: "narsync")
         #expect(line == "<4>warning narsync.watch: slow upload attempt=2 path=/nix/store/x")
-        #expect(JournaldLogHandler.priority(.critical) == 2 && JournaldLogHandler.priority(.debug) == 7)
+        #expect(LineLogHandler.priority(.critical) == 2 && LineLogHandler.priority(.debug) == 7)
         // Only a stderr that is the journal's stream counts.
-        #expect(!JournaldLogHandler.isStandardErrorJournal(["JOURNAL_STREAM": "1:1"]))
-        #expect(!JournaldLogHandler.isStandardErrorJournal([:]))
+        #expect(!LineLogHandler.isStandardErrorJournal(["JOURNAL_STREAM": "1:1"]))
+        #expect(!LineLogHandler.isStandardErrorJournal([:]))
     }
 
     @Test func jsonLinesAreObjectsWithLevelMessageAndMetadata() throws {
-        let line = JSONLogHandler(label: "narsync.backfill").line(
+        let line = LineLogHandler(label: "narsync.backfill", style: .json).line(
             level: .error, message: "failed \"quoted\"\nnext", metadata: ["path": "/nix/store/x"], source: "Replication")
         #expect(!line.contains("\n"))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
