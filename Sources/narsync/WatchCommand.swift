@@ -72,71 +72,54 @@ struct WatchCommand: AsyncParsableCommand {
     /// and jobs, all sharing the store, the state directory and its manifest (which keeps a
     /// watermark and queue per destination). `commands` differ only in destination settings:
     /// they are config.toml's `[[destination]]` tables under the same top-level settings.
+    ///
+    /// SIGHUP reads the configuration again; if it is valid, the services finish their uploads
+    /// in flight and start again with it. Logging and the metrics address stay as started.
     static func run(_ commands: [WatchCommand]) async throws {
         let first = commands[0]
         let logger = first.logging.makeLogger(label: "narsync.watch", interactive: false)
-        let layout = try validatingInput { try first.store.layout() }
-        let stateDirectory = first.service.stateDirectory
-        let manifest = try validatingInput { AsyncManifest(try Manifest(stateDirectory: stateDirectory)) }
         let metricsServer = try first.metrics.listen.map { listen in
             try validatingInput { try MetricsServer.start(try MetricsAddress(listen)) }
         }
         defer { metricsServer?.stop() }
         if let metricsServer { logger.info("serving metrics", metadata: ["url": "http://\(metricsServer.address)/metrics"]) }
 
-        var gauges = ServiceGauges(destinations: [], manifest: manifest, layout: layout)
-        var services: [ReplicationService] = []
-        var executors: [BlockingExecutor] = []
-        defer { for executor in executors { executor.shutdown() } }
-        for command in commands {
-            let (url, keyFiles) = try validatingInput { try command.zeroConfiguration(stateDirectory: stateDirectory) }
-            let (destination, options) = try validatingInput {
-                try command.publishing.resolve(storeDirectory: layout.storeDirectory, repair: false, url: url, keyFiles: keyFiles)
-            }
-            let executor = BlockingExecutor(threadCount: options.jobs, name: "narsync-upload")
-            executors.append(executor)
-            let destinationName = "\(destination)"
-            let publisher = Publisher(
-                destination: destination, storeDirectory: layout.storeDirectory, physicalPath: layout.physicalPath(of:),
-                options: options, executor: executor, journal: manifest.manifest.journal(for: destinationName), logger: logger)
-            var watchOptions = command.watchOptions(destinationName: destinationName)
-            if metricsServer != nil {
-                watchOptions.progress = PublishMetrics(destination: destinationName)
-                let statistics = (destination as? any TransferStatisticsReporting)?.statistics
-                gauges.destinations.append(.init(
-                    name: destinationName, transfers: statistics.map { TransferMetrics($0, destination: destinationName) }))
-            }
-            services.append(ReplicationService(
-                layout: layout, publisher: publisher, manifest: manifest, options: watchOptions,
-                logger: logger, notifier: try? SystemdNotifier()))
-        }
-        let sampling = metricsServer == nil ? nil : Task { [gauges] in await gauges.run() }
-        defer { sampling?.cancel() }
-
+        let control = WatchControl()
         let signals = try await SignalEvents.start()
         defer { signals.cancel() }
-        let signalHandling = Task { [services] in
+        let signalHandling = Task {
             for await event in signals.events {
                 switch event {
-                case .stop: for service in services { service.stop() }
-                case .reload: Self.checkConfigurationAgain(logger: logger)
+                case .stop: control.stop()
+                case .reload: if let arguments = configurationAgain(logger: logger) { control.reload(arguments) }
                 }
             }
         }
         defer { signalHandling.cancel() }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for service in services { group.addTask { try await service.run() } }
-            // One destination failing stops the others, so systemd restarts them all.
+
+        var running = commands
+        var generation = try validatingInput { try ServiceGeneration(running, logger: logger, metrics: metricsServer != nil) }
+        while true {
+            try await generation.run(control: control)
+            generation.shutdown()
+            guard let arguments = control.takeReload() else { return }
             do {
-                try await group.waitForAll()
+                let next = try arguments.map { try WatchCommand.parse($0) }
+                generation = try ServiceGeneration(next, logger: logger, metrics: metricsServer != nil)
+                if next[0].logging.level != first.logging.level || next[0].logging.format != first.logging.format
+                    || next[0].metrics.listen != first.metrics.listen {
+                    logger.notice("SIGHUP: log-level, log-format and metrics.listen change at the next start")
+                }
+                running = next
+                logger.notice("SIGHUP: reloaded the configuration", metadata: ["destinations": "\(next.count)"])
             } catch {
-                for service in services { service.stop() }
-                throw error
+                logger.error("SIGHUP: keeping the running configuration: \(error)")
+                generation = try ServiceGeneration(running, logger: logger, metrics: metricsServer != nil)
             }
         }
     }
 
-    private func watchOptions(destinationName: String) -> WatchOptions {
+    func watchOptions(destinationName: String) -> WatchOptions {
         WatchOptions(
             destinationName: destinationName,
             filter: PathFilter(includes: includes, excludes: excludes, includeDerivations: keepDerivations, skipSignedBy: Set(skipSignedBy)),
@@ -144,32 +127,31 @@ struct WatchCommand: AsyncParsableCommand {
             timing: WatchTiming(debounceWindow: .milliseconds(debounceMilliseconds), recheckInterval: .seconds(recheckSeconds)))
     }
 
-    /// SIGHUP: reads the configuration file again and says whether it is valid. The running
-    /// configuration stays either way; a valid new one takes effect at the next start.
-    private static func checkConfigurationAgain(logger: Logger) {
+    /// SIGHUP: the arguments of each destination from the configuration as it is now, or nil
+    /// (logged) if it is not valid: then the running configuration stays.
+    private static func configurationAgain(logger: Logger) -> [[String]]? {
         let commandLine = Array(CommandLine.arguments.drop { $0 != "watch" }.dropFirst())
         let layered: LayeredArguments
         do {
             layered = try LayeredArguments(commandLine: commandLine, environment: ProcessInfo.processInfo.environment)
         } catch {
             logger.error("SIGHUP: keeping the running configuration: \(error)")
-            return
+            return nil
         }
         for (index, arguments) in layered.destinations.enumerated() {
             do {
                 _ = try WatchCommand.parse(arguments)
             } catch {
                 logger.error("SIGHUP: keeping the running configuration: \(layered.annotated(WatchCommand.message(for: error), destination: index))")
-                return
+                return nil
             }
         }
-        logger.notice("SIGHUP: the configuration is valid; restart narsync to apply changes",
-                      metadata: ["file": "\(layered.configurationPath ?? "none")"])
+        return layered.destinations
     }
 
     /// The destination and keys to use, creating the defaults under the state directory when
     /// none are given, and telling the user how to trust them.
-    private func zeroConfiguration(stateDirectory: String) throws -> (url: String, keyFiles: [String]) {
+    func zeroConfiguration(stateDirectory: String) throws -> (url: String, keyFiles: [String]) {
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         let url = publishing.destination ?? "file://\(stateDirectory)/cache"

@@ -105,8 +105,45 @@ import TestSupport
     }
 }
 
-/// SIGHUP with a file gone bad: the service keeps running on what it started with.
+/// SIGHUP: a valid file replaces the running configuration; a bad one is logged and the
+/// service keeps running on what it had.
 @Suite struct ConfigReloadTests {
+    @Test func aValidFileOnSIGHUPTakesEffect() throws {
+        let nix = try NixEnvironment()
+        let add = { (name: String) throws -> String in
+            try name.write(toFile: nix.directory.appending(name), atomically: true, encoding: .utf8)
+            return try nix.add(nix.directory.appending(name))
+        }
+        _ = try add("seed")
+        let (config, one, two) = (nix.directory.appending("config.toml"), nix.directory.appending("one"), nix.directory.appending("two"))
+        let write = { (cache: String) throws in
+            try """
+                state-dir = "\(nix.directory.appending("state"))"
+                [store]
+                root = "\(nix.storeRoot)"
+                [[destination]]
+                url = "file://\(cache)"
+                """.write(toFile: config, atomically: true, encoding: .utf8)
+        }
+        let published = { (cache: String, path: String) in
+            FileManager.default.fileExists(atPath: "\(cache)/\(path.dropFirst("/nix/store/".count).prefix(32)).narinfo")
+        }
+        try write(one)
+        let watch = try BackgroundProcess(narsyncExecutable, ["watch", "--config", config],
+                                          environment: nix.environment, logFile: nix.directory.appending("watch.log"))
+        #expect(eventually { watch.output.contains("watching") }, "\(watch.output)")
+        let first = try add("first")
+        #expect(eventually { published(one, first) }, "\(watch.output)")
+
+        try write(two)
+        kill(watch.process.processIdentifier, SIGHUP)
+        #expect(eventually { watch.output.contains("SIGHUP: reloaded the configuration") }, "\(watch.output)")
+        let second = try add("second")
+        #expect(eventually { published(two, second) }, "\(watch.output)")
+        #expect(!published(one, second))
+        #expect(watch.stop(SIGTERM) == 0)
+    }
+
     @Test func aBadFileOnSIGHUPIsLoggedAndTheServiceGoesOn() throws {
         let nix = try NixEnvironment()
         try "seed".write(toFile: nix.directory.appending("seed"), atomically: true, encoding: .utf8)
