@@ -176,8 +176,10 @@ in
         RuntimeDirectoryPreserve = "yes";
         NoNewPrivileges = true;
         ProtectSystem = "strict";
-        ReadWritePaths = [ "/var/lib/narsync" ];
         ReadOnlyPaths = [ "/nix" ];
+        # SQLite creates the -shm and -wal files of Nix's WAL database when no Nix process
+        # holds it open; narsync opens the database itself read-only.
+        ReadWritePaths = [ "/var/lib/narsync" "/nix/var/nix/db" ];
         ProtectHome = true;
         PrivateTmp = true;
         PrivateDevices = true;

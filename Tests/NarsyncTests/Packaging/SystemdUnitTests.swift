@@ -17,7 +17,8 @@ import TestSupport
     @Test func isHardenedAndWritesOnlyItsStateDirectory() {
         #expect(unit.value("Service", "NoNewPrivileges") == "yes")
         #expect(unit.value("Service", "ProtectSystem") == "strict")
-        #expect(unit.values("Service", "ReadWritePaths") == ["/var/lib/narsync"])
+        // The state directory, and the directory SQLite keeps the Nix database's -shm and -wal in.
+        #expect(unit.values("Service", "ReadWritePaths") == ["/var/lib/narsync", "/nix/var/nix/db"])
         #expect(unit.value("Service", "StateDirectory") == "narsync")
         #expect(unit.value("Service", "ProtectHome") == "yes")
         #expect(unit.value("Service", "PrivateTmp") == "yes")
@@ -67,5 +68,29 @@ import TestSupport
         try misspelt.write(toFile: directory.appending("narsync.service"), atomically: true, encoding: .utf8)
         let result = try Subprocess.run("systemd-analyze", ["verify", directory.appending("narsync.service")])
         #expect(result.standardError.contains("NoNewPrivilege"))
+    }
+}
+
+/// Why the unit leaves /nix/var/nix/db writable under a read-only /nix: with no Nix process
+/// holding it open, a WAL database on a read-only mount cannot be opened even read-only,
+/// because SQLite must create its -shm file. Shown with a read-only bind mount of a real
+/// database directory (needs root for the mount namespace).
+@Suite(.enabled(if: getuid() == 0 && (try? Subprocess.which("unshare")) != nil && (try? Subprocess.which("sqlite3")) != nil))
+struct ReadOnlyDatabaseTests {
+    @Test func aWALDatabaseOnAReadOnlyMountWithoutItsShmFileCannotBeOpened() throws {
+        let directory = try TemporaryDirectory()
+        let database = directory.appending("db.sqlite")
+        let create = try Subprocess.run("sqlite3", [database, "pragma journal_mode=wal; create table t(x); insert into t values(1);"])
+        #expect(create.status == 0, "\(create.standardError)")
+        let read = { (mode: String) throws -> ProcessResult in
+            try Subprocess.run("unshare", ["-m", "sh", "-c", """
+                mount --bind "$0" "$0" && mount -o remount,bind,\(mode) "$0" && sqlite3 -readonly "file:$0/db.sqlite?mode=ro" 'select count(*) from t'
+                """, directory.path])
+        }
+        let readOnly = try read("ro")
+        guard !readOnly.standardError.contains("mount:") else { return }  // no mount namespaces here
+        #expect(readOnly.status != 0, "\(readOnly.standardOutput)")
+        let writable = try read("rw")
+        #expect(writable.status == 0 && writable.trimmedOutput == "1", "\(writable.standardError)")
     }
 }
