@@ -8,8 +8,9 @@
 #     setPostBuildHook = true;
 #   };
 #
-# Secrets never enter the Nix store: key and credentials files are handed to the service as
-# systemd credentials, and the generated config.toml names them under /run/credentials.
+# Secrets never enter the Nix store: key and credentials files are given as strings (a Nix
+# path literal would copy the secret into the store), handed to the service as systemd
+# credentials, and the generated config.toml names them under /run/credentials.
 { config, lib, pkgs, ... }:
 
 let
@@ -26,17 +27,17 @@ let
         description = "The binary cache: file:///dir, s3://bucket?..., or http(s)://host/path.";
       };
       keyFile = mkOption {
-        type = types.nullOr types.path;
+        type = types.nullOr types.str;
         default = null;
         description = "Secret signing key for this destination; defaults to services.narsync.keyFile.";
       };
       credentialsFile = mkOption {
-        type = types.nullOr types.path;
+        type = types.nullOr types.str;
         default = null;
         description = "S3: an AWS shared credentials file. HTTP: use bearerTokenFile or netrcFile.";
       };
-      bearerTokenFile = mkOption { type = types.nullOr types.path; default = null; description = "HTTP(S): file holding a bearer token."; };
-      netrcFile = mkOption { type = types.nullOr types.path; default = null; description = "HTTP(S): netrc file with the cache's login."; };
+      bearerTokenFile = mkOption { type = types.nullOr types.str; default = null; description = "HTTP(S): file holding a bearer token."; };
+      netrcFile = mkOption { type = types.nullOr types.str; default = null; description = "HTTP(S): netrc file with the cache's login."; };
       jobs = mkOption { type = types.nullOr types.ints.positive; default = null; description = "Uploads in flight; defaults to services.narsync.jobs."; };
       compressionLevel = mkOption { type = types.ints.between 1 19; default = 3; description = "zstd level."; };
       priority = mkOption { type = types.int; default = 40; description = "Priority of a new cache's nix-cache-info."; };
@@ -105,7 +106,7 @@ in
     };
 
     keyFile = mkOption {
-      type = types.nullOr types.path;
+      type = types.nullOr types.str;
       default = null;
       example = "/etc/narsync/signing-key.sec";
       description = "Secret signing key (narsync keygen), used by destinations without their own.";

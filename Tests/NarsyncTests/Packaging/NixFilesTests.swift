@@ -28,5 +28,8 @@ import TestSupport
         }
         #expect(module.contains("post-build-hook = \"${cfg.package}/bin/narsync-hook\""))
         #expect(module.contains("narsync watch --config /etc/narsync/config.toml"))
+        // A Nix path literal would copy a secret file into the world-readable store.
+        #expect(!module.contains("types.path"))
+        #expect(module.contains("LoadCredential"))
     }
 }
