@@ -149,6 +149,17 @@ struct WatchCommand: AsyncParsableCommand {
         return layered.destinations
     }
 
+    /// A destination URL that two of `commands` name, if any: the manifest keeps one queue per
+    /// destination, so two services on it would publish the same paths.
+    static func destinationGivenTwice(_ commands: [WatchCommand]) -> String? {
+        var seen: Set<String> = []
+        for command in commands {
+            let url = command.publishing.destination ?? "file://\(command.service.stateDirectory)/cache"
+            if !seen.insert(url).inserted { return url }
+        }
+        return nil
+    }
+
     /// The destination and keys to use, creating the defaults under the state directory when
     /// none are given, and telling the user how to trust them.
     func zeroConfiguration(stateDirectory: String) throws -> (url: String, keyFiles: [String]) {

@@ -1,3 +1,4 @@
+import ArgumentParser
 import BinaryCache
 import Logging
 import NixStore
@@ -17,6 +18,9 @@ struct ServiceGeneration {
         let first = commands[0]
         let layout = try first.store.layout()
         let stateDirectory = first.service.stateDirectory
+        if let twice = WatchCommand.destinationGivenTwice(commands) {
+            throw ValidationError("two [[destination]] tables publish to \(twice); they would share one queue")
+        }
         let manifest = AsyncManifest(try Manifest(stateDirectory: stateDirectory))
         var gauges = ServiceGauges(destinations: [], manifest: manifest, layout: layout)
         var services: [ReplicationService] = []

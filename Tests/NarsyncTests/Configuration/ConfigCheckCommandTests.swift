@@ -49,6 +49,17 @@ import TestSupport
                 "\(result.standardError)")
     }
 
+    @Test func twoDestinationsWithOneURLAreRefused() throws {
+        let table = "[[destination]]\nurl = \"file://\(directory.path)/cache\"\nkey-files = [\"\(keyFile)\"]\n"
+        let result = try check(table + table + "jobs = 2\n")
+        #expect(result.status == 2)
+        #expect(result.standardError.contains("two [[destination]] tables publish to file://\(directory.path)/cache"), "\(result.standardError)")
+        try (table + table).write(toFile: config, atomically: true, encoding: .utf8)
+        let watch = try Subprocess.run(narsyncExecutable, ["watch", "--config", config, "--state-dir", directory.appending("state")])
+        #expect(watch.status == 2)
+        #expect(watch.standardError.contains("two [[destination]] tables publish to"), "\(watch.standardError)")
+    }
+
     @Test func keyAndCredentialFilesMustBePrivate() throws {
         let credentials = directory.appending("s3-credentials")
         try "[default]\naws_access_key_id = AKID\naws_secret_access_key = TOPSECRET\n".write(toFile: credentials, atomically: true, encoding: .utf8)
