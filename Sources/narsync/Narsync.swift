@@ -54,6 +54,9 @@ struct Narsync: AsyncParsableCommand {
             for (index, arguments) in layered.destinations.enumerated() {
                 do {
                     commands.append(try WatchCommand.parse(arguments))
+                } catch where WatchCommand.exitCode(for: error) == .success {
+                    print(WatchCommand.fullMessage(for: error))  // --help
+                    Foundation.exit(0)
                 } catch {
                     printError(layered.annotated(WatchCommand.message(for: error), destination: index))
                     Foundation.exit(ExitStatus.badInput.rawValue)
