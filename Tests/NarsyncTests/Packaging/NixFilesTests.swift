@@ -32,4 +32,16 @@ import TestSupport
         #expect(!module.contains("types.path"))
         #expect(module.contains("LoadCredential"))
     }
+
+    /// The nix.conf fragment, read by a real Nix: the hook is set and no setting is unknown.
+    @Test func nixReadsTheNixConfFragment() throws {
+        let directory = try TemporaryDirectory()
+        try FileManager.default.copyItem(atPath: RepositoryFiles.path("packaging/examples/nix.conf"), toPath: directory.appending("nix.conf"))
+        var environment = ProcessInfo.processInfo.environment
+        environment["NIX_CONF_DIR"] = directory.path
+        let result = try Subprocess.run("nix", ["--extra-experimental-features", "nix-command", "show-config"], environment: environment)
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.standardOutput.contains("post-build-hook = /usr/bin/narsync-hook"))
+        #expect(!result.standardError.contains("warning"), "\(result.standardError)")
+    }
 }
