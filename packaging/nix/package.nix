@@ -3,7 +3,10 @@
 # Nix builds offline, so SwiftPM cannot fetch narsync's dependencies: they are pinned in
 # ./generated (workspace-state.json and default.nix), written by nixpkgs' swiftpm2nix from
 # Package.resolved:  swift package resolve && swiftpm2nix  (run in the repository root, then
-# move nix/ to packaging/nix/generated). Needs a nixpkgs whose swift is 6.0 or later.
+# move nix/ to packaging/nix/generated). Needs a nixpkgs whose swift is 6.0 or later, and
+# whose swiftpm2nix helpers accept the workspace-state.json version that Swift writes (7 for
+# Swift 6; some nixpkgs releases assert 5 or 6). Not evaluated here: nixpkgs is not available
+# offline, so the tests only parse this file.
 { lib
 , stdenv
 , swift
