@@ -16,7 +16,7 @@ import TestSupport
         closure = try TestClosure.build(in: nix)
         key = try nix.generateKey(name: "narsync-metrics-1")
         server = try HTTPCacheServer(directory: nix.directory.appending("http-cache"))
-        proxy = try FaultProxy(upstreamPort: server.port) { _, method, _ in method == "PUT" ? .delay(.milliseconds(250)) : nil }
+        proxy = try FaultProxy(upstreamPort: server.port) { _, method, _ in method == "PUT" ? .delay(.milliseconds(400)) : nil }
     }
 
     private var url: String { "http://127.0.0.1:\(proxy.port)" }
