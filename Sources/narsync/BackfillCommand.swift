@@ -28,6 +28,11 @@ struct BackfillCommand: AsyncParsableCommand {
     @OptionGroup(title: "Logging") var logging: LoggingOptions
     @OptionGroup(title: "Metrics") var metrics: MetricsOptions
 
+    @Option(name: .customLong("metrics-file"), help: ArgumentHelp(
+        "When done, write the metrics in Prometheus text format to this file, e.g. for node_exporter's textfile collector.",
+        valueName: "file"))
+    var metricsFile: String?
+
     @Flag(help: "Publish every valid path in the store.")
     var all = false
 
@@ -66,15 +71,16 @@ struct BackfillCommand: AsyncParsableCommand {
             destination: destination, storeDirectory: layout.storeDirectory,
             physicalPath: layout.physicalPath(of:), options: options, executor: executor, logger: logger)
         let progressBar = interactive ? ProgressBar() : nil
+        let registry = metrics.listen != nil || metricsFile != nil ? MetricsServer.bootstrapRegistry() : nil
         let metricsServer = try metrics.listen.map { listen in
-            try validatingInput { try MetricsServer.start(try MetricsAddress(listen)) }
+            try validatingInput { try MetricsServer(address: try MetricsAddress(listen), registry: registry!) }
         }
         defer { metricsServer?.stop() }
         let statistics = (destination as? any TransferStatisticsReporting)?.statistics
-        let transferMetrics = metricsServer == nil ? nil : statistics.map { TransferMetrics($0, destination: "\(destination)") }
+        let transferMetrics = registry == nil ? nil : statistics.map { TransferMetrics($0, destination: "\(destination)") }
         var listeners: [any PublishProgress] = []
         if let progressBar { listeners.append(progressBar) }
-        if metricsServer != nil { listeners.append(PublishMetrics(destination: "\(destination)")) }
+        if registry != nil { listeners.append(PublishMetrics(destination: "\(destination)")) }
         let counting = transferMetrics.map { transfers in
             Task { while !Task.isCancelled { transfers.update(); try? await Task.sleep(for: .seconds(1)) } }
         }
@@ -84,6 +90,14 @@ struct BackfillCommand: AsyncParsableCommand {
         transferMetrics?.update()
         progressBar?.finish()
         print(SummaryReport(summary, storeDirectory: layout.storeDirectory, transfers: statistics).text)
+        if let metricsFile, let registry {
+            do {
+                try writeFileAtomically(registry.emitToBuffer(), to: metricsFile)
+            } catch {
+                printError("cannot write the metrics to \(metricsFile): \(error)")
+                throw ExitStatus.partialFailure
+            }
+        }
         if !summary.succeeded { throw ExitStatus.partialFailure }
     }
 

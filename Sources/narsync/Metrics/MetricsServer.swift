@@ -17,14 +17,21 @@ final class MetricsServer: Sendable {
     /// Points swift-metrics at a Prometheus registry and starts serving it.
     /// - Throws: `MetricsServerError` when the address cannot be bound.
     static func start(_ address: MetricsAddress) throws -> MetricsServer {
+        try MetricsServer(address: address, registry: bootstrapRegistry())
+    }
+
+    /// Points swift-metrics at a new Prometheus registry; once per process.
+    static func bootstrapRegistry() -> PrometheusCollectorRegistry {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.durationHistogramBuckets[PublishMetrics.latencyLabel] = latencyBuckets
         MetricsSystem.bootstrap(factory)
-        return try MetricsServer(address: address, registry: registry)
+        return registry
     }
 
-    private init(address: MetricsAddress, registry: PrometheusCollectorRegistry) throws {
+    /// Serves `registry` at `address`.
+    /// - Throws: `MetricsServerError` when the address cannot be bound.
+    init(address: MetricsAddress, registry: PrometheusCollectorRegistry) throws {
         self.address = address
         self.registry = registry
         socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)

@@ -35,11 +35,12 @@ import TestSupport
         return scrapes
     }
 
-    @Test func aBackfillsCountersGrowWhileItRunsUpToItsSummary() throws {
+    @Test func aBackfillsCountersGrowWhileItRunsAndEndAtItsSummary() throws {
         let port = try unusedLoopbackPort()
+        let metricsFile = nix.directory.appending("backfill.prom")
         let backfill = try BackgroundProcess(narsyncExecutable, [
             "backfill", "--to", url, "--key-file", key.secretKeyFile, "--store-root", nix.storeRoot,
-            "--jobs", "1", "--metrics-listen", "127.0.0.1:\(port)", closure.top,
+            "--jobs", "1", "--metrics-listen", "127.0.0.1:\(port)", "--metrics-file", metricsFile, closure.top,
         ], environment: nix.environment, logFile: nix.directory.appending("backfill.log"))
         let seen = scrapes(while: backfill, port: port)
         #expect(backfill.stop() == 0, "\(backfill.output)")
@@ -53,10 +54,25 @@ import TestSupport
         let bytesRead = seen.compactMap { $0.value("narsync_nar_bytes_read_total", destination) }
         #expect(bytesRead == bytesRead.sorted())
         #expect(seen.allSatisfy { ($0.value("narsync_paths_failed_total", destination) ?? 0) == 0 })
-        // One latency sample per published path, registered seconds ago at most.
+        // One latency sample per published path.
         if let last = seen.last {
             #expect(last.value("narsync_publication_latency_seconds_count", destination) == last.value("narsync_paths_published_total", destination))
         }
+
+        // The final counts, written when the backfill ended, are the summary's.
+        let final = MetricsScrape(text: try String(contentsOfFile: metricsFile, encoding: .utf8))
+        #expect(final.value("narsync_paths_published_total", destination) == 6, "\(final.text)")
+        #expect(final.value("narsync_paths_skipped_total", destination) == 0)
+        #expect(final.value("narsync_paths_failed_total", destination) == 0)
+        #expect(final.value("narsync_publication_latency_seconds_count", destination) == 6)
+        let paths = try nix.closure(of: closure.top).sorted()
+        let narSizes = try nix.run("nix-store", ["--store", nix.storeRoot, "-q", "--size"] + paths).standardOutput
+        let narBytes = narSizes.split(separator: "\n").compactMap { Double($0) }.reduce(0, +)
+        #expect(final.value("narsync_nar_bytes_read_total", destination) == narBytes)
+        let narFiles = try FileManager.default.contentsOfDirectory(atPath: server.directory.appending("/nar"))
+        let sent = try narFiles.map { try FileManager.default.attributesOfItem(atPath: "\(server.directory)/nar/\($0)")[.size] as? Int ?? 0 }
+        #expect(final.value("narsync_bytes_sent_total", destination) == Double(sent.reduce(0, +)))
+        #expect(final.value("narsync_request_retries_total", destination) ?? 0 == 0)
     }
 
     @Test func theServicesCountersAndGaugesMatchItsManifestOnceTheInitialBackfillIsDone() throws {
