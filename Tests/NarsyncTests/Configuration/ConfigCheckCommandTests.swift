@@ -107,6 +107,17 @@ import TestSupport
         #expect(result.standardOutput.contains("skip-signed-by = [\"cache.nixos.org-1\"]"))
     }
 
+    @Test func thePrintedConfigurationIsAFileThatGivesTheSameConfiguration() throws {
+        let example = try RepositoryFiles.text("packaging/examples/config.toml")
+        let first = try check(example, environment: ["NARSYNC_KEY_FILE": keyFile, "NARSYNC_JOBS": "3"])
+        #expect(first.status == 0, "\(first.standardError)")
+        let second = try check(first.standardOutput)
+        #expect(second.status == 0, "\(second.standardError)")
+        let values = { (text: String) in text.split(separator: "\n").map { $0.components(separatedBy: "  #")[0] } }
+        #expect(values(first.standardOutput) == values(second.standardOutput))
+        #expect(second.standardOutput.contains("jobs = 3  # \(config):"))
+    }
+
     @Test func watchRefusesToStartWithABadFileNamingKeyAndLine() throws {
         try "state-dir = \"\(directory.path)/state\"\n[watch]\ndebounce = 5\n".write(toFile: config, atomically: true, encoding: .utf8)
         let result = try Subprocess.run(narsyncExecutable, ["watch", "--config", config])
