@@ -52,9 +52,21 @@ struct WatchCommand: AsyncParsableCommand {
     @Option(name: .customLong("recheck-seconds"), help: "Seconds between re-reads of the database when inotify says nothing.")
     var recheckSeconds = 30
 
+    @Option(name: .customLong("retry-initial-seconds"), help: "Seconds a path waits after its first failed attempt; the wait doubles with each failure, up to an hour.")
+    var retryInitialSeconds = 10.0
+
+    @Option(name: .customLong("grace-seconds"), help: "Seconds uploads in flight may take to finish after SIGTERM; the next start resumes what is left.")
+    var graceSeconds = 30.0
+
+    @Option(name: .customLong("abort-uploads-after-hours"), help: "At start, abort multipart uploads recorded for longer than this many hours.")
+    var abortUploadsAfterHours = 24.0
+
     func validate() throws {
         guard (1...60_000).contains(debounceMilliseconds) else { throw ValidationError("--debounce-ms must be between 1 and 60000") }
         guard (1...86_400).contains(recheckSeconds) else { throw ValidationError("--recheck-seconds must be between 1 and 86400") }
+        guard (0.001...3600).contains(retryInitialSeconds) else { throw ValidationError("--retry-initial-seconds must be between 0.001 and 3600") }
+        guard (0...3600).contains(graceSeconds) else { throw ValidationError("--grace-seconds must be between 0 and 3600") }
+        guard abortUploadsAfterHours >= 0 else { throw ValidationError("--abort-uploads-after-hours must not be negative") }
     }
 
     func run() async throws {
@@ -65,7 +77,8 @@ struct WatchCommand: AsyncParsableCommand {
         let (destination, options) = try validatingInput {
             try publishing.resolve(storeDirectory: layout.storeDirectory, repair: false, url: url, keyFiles: keyFiles)
         }
-        let manifest = try validatingInput { AsyncManifest(try Manifest(stateDirectory: stateDirectory)) }
+        let manifest = try validatingInput { AsyncManifest(try Manifest(
+            stateDirectory: stateDirectory, retryPolicy: RetryPolicy(initial: .seconds(retryInitialSeconds)))) }
 
         let executor = BlockingExecutor(threadCount: options.jobs, name: "narsync-upload")
         defer { executor.shutdown() }
@@ -77,7 +90,8 @@ struct WatchCommand: AsyncParsableCommand {
             destinationName: destinationName,
             filter: PathFilter(includes: includes, excludes: excludes, includeDerivations: keepDerivations, skipSignedBy: Set(skipSignedBy)),
             initialBackfill: initialBackfill,
-            timing: WatchTiming(debounceWindow: .milliseconds(debounceMilliseconds), recheckInterval: .seconds(recheckSeconds)))
+            timing: WatchTiming(debounceWindow: .milliseconds(debounceMilliseconds), recheckInterval: .seconds(recheckSeconds)),
+            gracePeriod: .seconds(graceSeconds), staleUploadAge: .seconds(abortUploadsAfterHours * 3600))
         let replication = ReplicationService(
             layout: layout, publisher: publisher, manifest: manifest, options: watchOptions, logger: logger,
             notifier: try? SystemdNotifier())

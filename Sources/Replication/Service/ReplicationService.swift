@@ -78,6 +78,7 @@ public final class ReplicationService: Sendable {
         defer { watchdog?.cancel() }
 
         try await startWatermark()
+        await logging { try await self.abortStaleUploads() }
         try await scanDatabase()
         try? notifier?.ready()
         logger.info("watching", metadata: ["database": "\(layout.databasePath)", "destination": "\(publisher.destination)"])
@@ -240,6 +241,21 @@ public final class ReplicationService: Sendable {
             for path in summary.vanished where queued.contains(path) {
                 try manifest.drop(path, for: destination, reason: "garbage-collected before it could be read")
             }
+        }
+    }
+
+    /// Aborts the multipart uploads the manifest has recorded for longer than `staleUploadAge`,
+    /// at the destination first, so that no upload is forgotten while its parts remain.
+    private func abortStaleUploads() async throws {
+        let destination = destination
+        let startedBefore = Date().addingTimeInterval(-options.staleUploadAge.timeInterval)
+        let stale = try await manifest.run { try $0.staleUploads(for: destination, startedBefore: startedBefore) }
+        for upload in stale {
+            guard try await publisher.abortUpload(key: upload.key, uploadID: upload.uploadID) else { return }
+            try await manifest.run { try $0.journal(for: destination).uploadEnded(key: upload.key, uploadID: upload.uploadID) }
+            logger.notice("aborted a stale multipart upload", metadata: [
+                "key": "\(upload.key)", "started": "\(upload.startedAt)", "parts stored": "\(upload.storedParts)",
+            ])
         }
     }
 

@@ -13,10 +13,14 @@ public struct WatchOptions: Sendable {
     public var batchSize: Int
     /// How long in-flight uploads may take to finish after SIGTERM.
     public var gracePeriod: Duration
+    /// Multipart uploads recorded in the manifest for longer than this are aborted at start:
+    /// their parts cost storage, and a path still queued starts a new upload.
+    public var staleUploadAge: Duration
 
     public init(
         destinationName: String, filter: PathFilter = PathFilter(), initialBackfill: Bool = false,
-        timing: WatchTiming = WatchTiming(), batchSize: Int = 256, gracePeriod: Duration = .seconds(30)
+        timing: WatchTiming = WatchTiming(), batchSize: Int = 256, gracePeriod: Duration = .seconds(30),
+        staleUploadAge: Duration = .seconds(24 * 3600)
     ) {
         self.destinationName = destinationName
         self.filter = filter
@@ -24,5 +28,6 @@ public struct WatchOptions: Sendable {
         self.timing = timing
         self.batchSize = max(1, batchSize)
         self.gracePeriod = gracePeriod
+        self.staleUploadAge = staleUploadAge
     }
 }
