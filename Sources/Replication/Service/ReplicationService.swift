@@ -30,6 +30,8 @@ public final class ReplicationService: Sendable {
         /// A publishing round ended; `morePending` if it found entries (there may be more).
         case roundFinished(morePending: Bool)
         case stop
+        /// The uploads in flight at a stop took longer than the grace period.
+        case gracePeriodOver
     }
 
     public init(
@@ -86,8 +88,11 @@ public final class ReplicationService: Sendable {
         // One consumer of `events`, one round of publishing at a time. A round runs as its own
         // task and reports its end as an event, so a stop can arrive while it runs.
         var round: Task<Void, Never>?
-        var retryTimer: Task<Void, Never>?
-        defer { retryTimer?.cancel() }
+        var retryTimer: Task<Void, Never>?, graceTimer: Task<Void, Never>?
+        defer {
+            retryTimer?.cancel()
+            graceTimer?.cancel()
+        }
         var needsScan = false, needsRound = true
         var events = self.events.makeAsyncIterator()
         while true {
@@ -112,18 +117,18 @@ public final class ReplicationService: Sendable {
             guard let event = await events.next() else { return }
             switch event {
             case .stop:
-                if let round {
-                    logger.notice("stopping: letting uploads in flight finish", metadata: ["grace": "\(options.gracePeriod)"])
-                    // Uploads block their threads and cannot be interrupted; past the grace period
-                    // the process ends under them and the manifest resumes them next time.
-                    let grace = options.gracePeriod
-                    await withTaskGroup(of: Void.self) { group in
-                        group.addTask { await round.value }
-                        group.addTask { try? await Task.sleep(for: grace) }
-                        await group.next()
-                        group.cancelAll()
-                    }
+                guard round != nil else { return shutDown() }
+                guard graceTimer == nil else { continue }
+                logger.notice("stopping: letting uploads in flight finish", metadata: ["grace": "\(options.gracePeriod)"])
+                // The round's uploads block their threads and cannot be interrupted: the loop
+                // waits for its end or the grace period, whichever comes first.
+                graceTimer = Task { [eventSink, grace = options.gracePeriod] in
+                    guard (try? await Task.sleep(for: grace)) != nil else { return }
+                    eventSink.yield(.gracePeriodOver)
                 }
+            case .gracePeriodOver:
+                // The process ends under the uploads; the manifest resumes them next time.
+                logger.warning("grace period over: stopping with uploads in flight; the next start resumes them")
                 return shutDown()
             case .databaseChanged:
                 needsScan = true
@@ -131,6 +136,7 @@ public final class ReplicationService: Sendable {
                 needsRound = true
             case .roundFinished(let morePending):
                 round = nil
+                if graceTimer != nil { return shutDown() }
                 needsRound = needsRound || morePending
             }
         }
