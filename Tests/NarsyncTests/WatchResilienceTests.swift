@@ -207,7 +207,7 @@ import TestSupport
 
     @Test func sigtermLetsTheUploadInFlightFinishWithinTheGracePeriod() throws {
         let proxy = try FaultProxy(upstreamPort: moto.port) { _, method, target in
-            method == "PUT" && target.contains("partNumber=") ? .delay(.milliseconds(300)) : nil
+            method == "PUT" && target.contains("partNumber=") ? .delay(.milliseconds(600)) : nil
         }
         defer { proxy.stop() }
         let watch = try startWatch(port: proxy.port, ["--part-size-mib", "5", "--parts-in-flight", "1", "--grace-seconds", "60"])
