@@ -51,13 +51,25 @@ public final class ReplicationService: Sendable {
 
     private var destination: String { options.destinationName }
 
-    /// Queues paths announced by Nix's post-build hook, above everything else, and wakes the loop.
+    /// Queues the outputs of a build announced by Nix's post-build hook, above everything else,
+    /// and wakes the loop. Blocking (one manifest write, and a database read when only the
+    /// derivation is known): the hook server calls it from its own thread.
     /// - Returns: how many were newly queued (the others were queued or published already).
-    public func enqueueFromHook(_ paths: [StorePath], reason: String) async throws -> Int {
-        let destination = destination
-        let queued = try await manifest.run { manifest in
-            try manifest.enqueue(paths.map { QueuedPath(path: $0, priority: .hook, reason: reason) }, for: destination)
+    public func enqueueBuild(outputs: [StorePath], derivation: StorePath?) throws -> Int {
+        let database = try StoreDatabase(layout: layout)
+        var paths = outputs
+        if paths.isEmpty, let derivation { paths = try database.outputs(ofDerivation: derivation) }
+        var accepted: [QueuedPath] = []
+        for path in paths {
+            // Paths not valid (yet) are queued anyway: the round drops them if they never are.
+            if let info = try database.pathInfo(path), let reason = options.filter.exclusionReason(info) {
+                logger.debug("not published: \(reason)", metadata: ["path": "\(layout.storeDirectory.fullPath(of: path))"])
+                continue
+            }
+            let origin = derivation.map { "post-build hook, \(layout.storeDirectory.fullPath(of: $0))" } ?? "post-build hook"
+            accepted.append(QueuedPath(path: path, priority: .hook, reason: origin))
         }
+        let queued = try manifest.manifest.enqueue(accepted, for: destination)
         eventSink.yield(.queued)
         return queued
     }
