@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import NixStore
 import SystemSupport
 
@@ -18,6 +19,10 @@ public final class ReplicationService: Sendable {
     private let logger: Logger
     private let notifier: SystemdNotifier?
     private let database: DatabaseReader
+    /// With `initialBackfill`, the newest row at the very first start: rows up to it were there
+    /// before narsync and queue at backfill priority, below new builds. (They are all queued
+    /// within the first scan, so a restart need not remember it.)
+    private let backfillEnd = Mutex<Int64>(0)
     private let events: AsyncStream<Event>
     private let eventSink: AsyncStream<Event>.Continuation
 
@@ -165,7 +170,9 @@ public final class ReplicationService: Sendable {
     private func startWatermark() async throws {
         let destination = destination, initialBackfill = options.initialBackfill
         guard try await manifest.run({ try $0.watermark(for: destination) }) == nil else { return }
-        let start = initialBackfill ? 0 : try await database.read { try $0.newestID() }
+        let newest = try await database.read { try $0.newestID() }
+        let start = initialBackfill ? 0 : newest
+        if initialBackfill { backfillEnd.withLock { $0 = newest } }
         try await manifest.run { try $0.setWatermark(start, for: destination) }
         logger.notice("first start: \(initialBackfill ? "publishing the whole store" : "publishing paths registered from now on")",
                       metadata: ["watermark": "\(start)"])
@@ -179,9 +186,10 @@ public final class ReplicationService: Sendable {
             let watermark = try await manifest.run { try $0.watermark(for: destination) } ?? 0
             let rows = try await database.read { try $0.paths(after: watermark, limit: 5000) }
             guard let newest = rows.last?.id else { return }
-            let priority: Priority = options.initialBackfill && watermark == 0 ? .backfill : .watcher
+            let backfillEnd = backfillEnd.withLock { $0 }
             var accepted: [QueuedPath] = []
             for info in rows {
+                let priority: Priority = info.id <= backfillEnd ? .backfill : .watcher
                 if let reason = filter.exclusionReason(info) {
                     logger.debug("not published: \(reason)", metadata: ["path": "\(layout.storeDirectory.fullPath(of: info.path))"])
                 } else {
