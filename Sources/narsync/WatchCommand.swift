@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Hook
 import Logging
 import NixStore
 import Replication
@@ -61,6 +62,22 @@ struct WatchCommand: AsyncParsableCommand {
     @Option(name: .customLong("abort-uploads-after-hours"), help: "At start, abort multipart uploads recorded for longer than this many hours.")
     var abortUploadsAfterHours = 24.0
 
+    @Option(name: .customLong("hook-socket"), help: ArgumentHelp(
+        "Unix socket where `narsync hook` hands over built paths; 'none' to not listen.", valueName: "path"))
+    var hookSocket = HookServer.Configuration.defaultSocketPath
+
+    @Option(name: .customLong("spool-dir"), help: ArgumentHelp(
+        "Where `narsync hook` spools requests while the service is down; drained at start. Default: STATE-DIR/spool.", valueName: "dir"))
+    var spoolDirectory: String?
+
+    @Option(name: .customLong("hook-trust-user"), help: ArgumentHelp(
+        "A user (name or uid) besides root whose hook requests are accepted (repeatable).", valueName: "user"))
+    var hookTrustUsers: [String] = []
+
+    @Option(name: .customLong("hook-trust-group"), help: ArgumentHelp(
+        "A group (name or gid) whose members' hook requests are accepted (repeatable); also owns the socket.", valueName: "group"))
+    var hookTrustGroups: [String] = []
+
     func validate() throws {
         guard (1...60_000).contains(debounceMilliseconds) else { throw ValidationError("--debounce-ms must be between 1 and 60000") }
         guard (1...86_400).contains(recheckSeconds) else { throw ValidationError("--recheck-seconds must be between 1 and 86400") }
@@ -96,6 +113,9 @@ struct WatchCommand: AsyncParsableCommand {
             layout: layout, publisher: publisher, manifest: manifest, options: watchOptions, logger: logger,
             notifier: try? SystemdNotifier())
 
+        let hookServer = try validatingInput { try startHookServer(replication, stateDirectory: stateDirectory, layout: layout, logger: logger) }
+        defer { hookServer?.shutdown() }
+
         let signals = try await SignalEvents.start()
         defer { signals.cancel() }
         let signalHandling = Task {
@@ -108,6 +128,33 @@ struct WatchCommand: AsyncParsableCommand {
         }
         defer { signalHandling.cancel() }
         try await replication.run()
+    }
+
+    /// Listens for `narsync hook` and drains its spool, feeding both into the service's queue.
+    private func startHookServer(
+        _ replication: ReplicationService, stateDirectory: String, layout: StoreLayout, logger: Logger
+    ) throws -> HookServer? {
+        guard hookSocket != "none" else { return nil }
+        let groups = try hookTrustGroups.map(Self.groupID)
+        let trust = HookTrust(users: Set(try hookTrustUsers.map(Self.userID)), groups: Set(groups))
+        let configuration = HookServer.Configuration(
+            socketPath: hookSocket, socketGroup: groups.first, trust: trust,
+            spool: Spool(directory: spoolDirectory ?? "\(stateDirectory)/spool"), storeDirectory: layout.storeDirectory)
+        return try HookServer(configuration: configuration, logger: logger) { outputs, derivation in
+            try replication.enqueueBuild(outputs: outputs, derivation: derivation)
+        }
+    }
+
+    private static func userID(_ name: String) throws -> uid_t {
+        if let id = uid_t(name) { return id }
+        guard let entry = getpwnam(name) else { throw ValidationError("--hook-trust-user: no user named '\(name)'") }
+        return entry.pointee.pw_uid
+    }
+
+    private static func groupID(_ name: String) throws -> gid_t {
+        if let id = gid_t(name) { return id }
+        guard let entry = getgrnam(name) else { throw ValidationError("--hook-trust-group: no group named '\(name)'") }
+        return entry.pointee.gr_gid
     }
 
     /// The destination and keys to use, creating the defaults under the state directory when

@@ -20,6 +20,7 @@ import TestSupport
     private func startWatch(_ extra: [String] = []) throws -> BackgroundProcess {
         try BackgroundProcess(narsyncExecutable, [
             "watch", "--store-root", nix.storeRoot, "--state-dir", state, "--recheck-seconds", "2",
+            "--hook-socket", nix.directory.appending("hook.sock"),
         ] + extra, environment: nix.environment, logFile: nix.directory.appending("watch-\(UUID().uuidString).log"))
     }
 
@@ -83,7 +84,7 @@ import TestSupport
 
         let otherState = nix.directory.appending("state-2")
         let backfilling = try BackgroundProcess(narsyncExecutable, [
-            "watch", "--store-root", nix.storeRoot, "--state-dir", otherState, "--initial-backfill",
+            "watch", "--store-root", nix.storeRoot, "--state-dir", otherState, "--initial-backfill", "--hook-socket", "none",
         ], environment: nix.environment, logFile: nix.directory.appending("watch-2.log"))
         #expect(eventually { FileManager.default.fileExists(atPath: "\(otherState)/cache/\(hashPart(old)).narinfo") }, "\(backfilling.output)")
         backfilling.stop()

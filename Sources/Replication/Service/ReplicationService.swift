@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import NixStore
 import SystemSupport
 
@@ -18,6 +19,10 @@ public final class ReplicationService: Sendable {
     private let logger: Logger
     private let notifier: SystemdNotifier?
     private let database: DatabaseReader
+    /// With `initialBackfill`, the newest row at the very first start: rows up to it were there
+    /// before narsync and queue at backfill priority, below new builds. (They are all queued
+    /// within the first scan, so a restart need not remember it.)
+    private let backfillEnd = Mutex<Int64>(0)
     private let events: AsyncStream<Event>
     private let eventSink: AsyncStream<Event>.Continuation
 
@@ -53,13 +58,25 @@ public final class ReplicationService: Sendable {
 
     private var destination: String { options.destinationName }
 
-    /// Queues paths announced by Nix's post-build hook, above everything else, and wakes the loop.
+    /// Queues the outputs of a build announced by Nix's post-build hook, above everything else,
+    /// and wakes the loop. Blocking (one manifest write, and a database read when only the
+    /// derivation is known): the hook server calls it from its own thread.
     /// - Returns: how many were newly queued (the others were queued or published already).
-    public func enqueueFromHook(_ paths: [StorePath], reason: String) async throws -> Int {
-        let destination = destination
-        let queued = try await manifest.run { manifest in
-            try manifest.enqueue(paths.map { QueuedPath(path: $0, priority: .hook, reason: reason) }, for: destination)
+    public func enqueueBuild(outputs: [StorePath], derivation: StorePath?) throws -> Int {
+        let database = try StoreDatabase(layout: layout)
+        var paths = outputs
+        if paths.isEmpty, let derivation { paths = try database.outputs(ofDerivation: derivation) }
+        var accepted: [QueuedPath] = []
+        for path in paths {
+            // Paths not valid (yet) are queued anyway: the round drops them if they never are.
+            if let info = try database.pathInfo(path), let reason = options.filter.exclusionReason(info) {
+                logger.debug("not published: \(reason)", metadata: ["path": "\(layout.storeDirectory.fullPath(of: path))"])
+                continue
+            }
+            let origin = derivation.map { "post-build hook, \(layout.storeDirectory.fullPath(of: $0))" } ?? "post-build hook"
+            accepted.append(QueuedPath(path: path, priority: .hook, reason: origin))
         }
+        let queued = try manifest.manifest.enqueue(accepted, for: destination)
         eventSink.yield(.queued)
         return queued
     }
@@ -160,7 +177,9 @@ public final class ReplicationService: Sendable {
     private func startWatermark() async throws {
         let destination = destination, initialBackfill = options.initialBackfill
         guard try await manifest.run({ try $0.watermark(for: destination) }) == nil else { return }
-        let start = initialBackfill ? 0 : try await database.read { try $0.newestID() }
+        let newest = try await database.read { try $0.newestID() }
+        let start = initialBackfill ? 0 : newest
+        if initialBackfill { backfillEnd.withLock { $0 = newest } }
         try await manifest.run { try $0.setWatermark(start, for: destination) }
         logger.notice("first start: \(initialBackfill ? "publishing the whole store" : "publishing paths registered from now on")",
                       metadata: ["watermark": "\(start)"])
@@ -174,9 +193,10 @@ public final class ReplicationService: Sendable {
             let watermark = try await manifest.run { try $0.watermark(for: destination) } ?? 0
             let rows = try await database.read { try $0.paths(after: watermark, limit: 5000) }
             guard let newest = rows.last?.id else { return }
-            let priority: Priority = options.initialBackfill && watermark == 0 ? .backfill : .watcher
+            let backfillEnd = backfillEnd.withLock { $0 }
             var accepted: [QueuedPath] = []
             for info in rows {
+                let priority: Priority = info.id <= backfillEnd ? .backfill : .watcher
                 if let reason = filter.exclusionReason(info) {
                     logger.debug("not published: \(reason)", metadata: ["path": "\(layout.storeDirectory.fullPath(of: info.path))"])
                 } else {
