@@ -50,3 +50,11 @@ public struct StoredPart: Sendable, Equatable {
         self.sha256 = sha256
     }
 }
+
+/// A destination whose uploads can be left unfinished (S3's multipart uploads), so that
+/// narsync can discard the ones a journal has recorded for too long: their parts cost storage.
+public protocol MultipartUploadAborting: Sendable {
+    /// Discards the upload `uploadID` of `key` and its stored parts; an upload already gone is
+    /// not an error.
+    func abortUpload(key: String, uploadID: String) throws
+}

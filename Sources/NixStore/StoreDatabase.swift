@@ -98,6 +98,19 @@ public final class StoreDatabase: @unchecked Sendable {
         return closure
     }
 
+    /// The outputs Nix recorded for the store derivation `derivation` (its `DerivationOutputs`
+    /// rows), whether or not they are valid yet.
+    public func outputs(ofDerivation derivation: StorePath) throws -> [StorePath] {
+        var outputs: [StorePath] = []
+        try database.query(
+            "SELECT o.path FROM DerivationOutputs o JOIN ValidPaths v ON o.drv = v.id WHERE v.path = ? ORDER BY o.id",
+            [.text(storeDirectory.fullPath(of: derivation))]
+        ) { row in
+            outputs.append(try storeDirectory.parsePath(row.string(0)))
+        }
+        return outputs
+    }
+
     /// The closure of those of `roots` that are still valid, and the roots that are not (they
     /// were garbage-collected since they were found).
     public func validClosure(of roots: [StorePath]) throws -> (closure: [StorePath: ValidPathInfo], gone: [StorePath]) {

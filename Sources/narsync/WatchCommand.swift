@@ -1,6 +1,7 @@
 import ArgumentParser
 import BinaryCache
 import Foundation
+import Hook
 import Logging
 import NixStore
 import Replication
@@ -59,9 +60,37 @@ struct WatchCommand: AsyncParsableCommand {
     @Option(name: .customLong("recheck-seconds"), help: "Seconds between re-reads of the database when inotify says nothing.")
     var recheckSeconds = 30
 
+    @Option(name: .customLong("retry-initial-seconds"), help: "Seconds a path waits after its first failed attempt; the wait doubles with each failure, up to an hour.")
+    var retryInitialSeconds = 10.0
+
+    @Option(name: .customLong("grace-seconds"), help: "Seconds uploads in flight may take to finish after SIGTERM; the next start resumes what is left.")
+    var graceSeconds = 30.0
+
+    @Option(name: .customLong("abort-uploads-after-hours"), help: "At start, abort multipart uploads recorded for longer than this many hours.")
+    var abortUploadsAfterHours = 24.0
+
+    @Option(name: .customLong("hook-socket"), help: ArgumentHelp(
+        "Unix socket where `narsync hook` hands over built paths; 'none' to not listen.", valueName: "path"))
+    var hookSocket = HookServer.Configuration.defaultSocketPath
+
+    @Option(name: .customLong("spool-dir"), help: ArgumentHelp(
+        "Where `narsync hook` spools requests while the service is down; drained at start. Default: STATE-DIR/spool.", valueName: "dir"))
+    var spoolDirectory: String?
+
+    @Option(name: .customLong("hook-trust-user"), help: ArgumentHelp(
+        "A user (name or uid) besides root whose hook requests are accepted (repeatable).", valueName: "user"))
+    var hookTrustUsers: [String] = []
+
+    @Option(name: .customLong("hook-trust-group"), help: ArgumentHelp(
+        "A group (name or gid) whose members' hook requests are accepted (repeatable); also owns the socket.", valueName: "group"))
+    var hookTrustGroups: [String] = []
+
     func validate() throws {
         guard (1...60_000).contains(debounceMilliseconds) else { throw ValidationError("--debounce-ms must be between 1 and 60000") }
         guard (1...86_400).contains(recheckSeconds) else { throw ValidationError("--recheck-seconds must be between 1 and 86400") }
+        guard (0.001...3600).contains(retryInitialSeconds) else { throw ValidationError("--retry-initial-seconds must be between 0.001 and 3600") }
+        guard (0...3600).contains(graceSeconds) else { throw ValidationError("--grace-seconds must be between 0 and 3600") }
+        guard abortUploadsAfterHours >= 0 else { throw ValidationError("--abort-uploads-after-hours must not be negative") }
     }
 
     func run() async throws {
@@ -124,7 +153,8 @@ struct WatchCommand: AsyncParsableCommand {
             destinationName: destinationName,
             filter: PathFilter(includes: includes, excludes: excludes, includeDerivations: keepDerivations, skipSignedBy: Set(skipSignedBy)),
             initialBackfill: initialBackfill,
-            timing: WatchTiming(debounceWindow: .milliseconds(debounceMilliseconds), recheckInterval: .seconds(recheckSeconds)))
+            timing: WatchTiming(debounceWindow: .milliseconds(debounceMilliseconds), recheckInterval: .seconds(recheckSeconds)),
+            gracePeriod: .seconds(graceSeconds), staleUploadAge: .seconds(abortUploadsAfterHours * 3600))
     }
 
     /// SIGHUP: the arguments of each destination from the configuration as it is now, or nil
@@ -158,6 +188,33 @@ struct WatchCommand: AsyncParsableCommand {
             if !seen.insert(url).inserted { return url }
         }
         return nil
+    }
+
+    /// Listens for `narsync hook` and drains its spool, feeding both into every service's queue.
+    func startHookServer(
+        _ services: [ReplicationService], stateDirectory: String, layout: StoreLayout, logger: Logger
+    ) throws -> HookServer? {
+        guard hookSocket != "none" else { return nil }
+        let groups = try hookTrustGroups.map(Self.groupID)
+        let trust = HookTrust(users: Set(try hookTrustUsers.map(Self.userID)), groups: Set(groups))
+        let configuration = HookServer.Configuration(
+            socketPath: hookSocket, socketGroup: groups.first, trust: trust,
+            spool: Spool(directory: spoolDirectory ?? "\(stateDirectory)/spool"), storeDirectory: layout.storeDirectory)
+        return try HookServer(configuration: configuration, logger: logger) { outputs, derivation in
+            try services.map { try $0.enqueueBuild(outputs: outputs, derivation: derivation) }.max() ?? 0
+        }
+    }
+
+    private static func userID(_ name: String) throws -> uid_t {
+        if let id = uid_t(name) { return id }
+        guard let entry = getpwnam(name) else { throw ValidationError("--hook-trust-user: no user named '\(name)'") }
+        return entry.pointee.pw_uid
+    }
+
+    private static func groupID(_ name: String) throws -> gid_t {
+        if let id = gid_t(name) { return id }
+        guard let entry = getgrnam(name) else { throw ValidationError("--hook-trust-group: no group named '\(name)'") }
+        return entry.pointee.gr_gid
     }
 
     /// The destination and keys to use, creating the defaults under the state directory when

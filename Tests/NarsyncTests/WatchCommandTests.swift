@@ -20,6 +20,7 @@ import TestSupport
     private func startWatch(_ extra: [String] = []) throws -> BackgroundProcess {
         try BackgroundProcess(narsyncExecutable, [
             "watch", "--store-root", nix.storeRoot, "--state-dir", state, "--recheck-seconds", "2",
+            "--hook-socket", nix.directory.appending("hook.sock"),
         ] + extra, environment: nix.environment, logFile: nix.directory.appending("watch-\(UUID().uuidString).log"))
     }
 
@@ -38,7 +39,7 @@ import TestSupport
     @Test func publishesWhatNixBuildsWhileItRunsAndNixSubstitutesIt() throws {
         let watch = try startWatch()
         #expect(eventually { watch.output.contains("watching") }, "\(watch.output)")
-        let checker = CacheInvariantChecker(cache: cache)
+        let checker = CacheInvariantChecker(.directory(cache))
         checker.start()
 
         // Step by step: each build adds outputs whose references are already published.
@@ -83,7 +84,7 @@ import TestSupport
 
         let otherState = nix.directory.appending("state-2")
         let backfilling = try BackgroundProcess(narsyncExecutable, [
-            "watch", "--store-root", nix.storeRoot, "--state-dir", otherState, "--initial-backfill",
+            "watch", "--store-root", nix.storeRoot, "--state-dir", otherState, "--initial-backfill", "--hook-socket", "none",
         ], environment: nix.environment, logFile: nix.directory.appending("watch-2.log"))
         #expect(eventually { FileManager.default.fileExists(atPath: "\(otherState)/cache/\(hashPart(old)).narinfo") }, "\(backfilling.output)")
         backfilling.stop()
@@ -104,63 +105,5 @@ import TestSupport
         #expect(destinations?.first?["lag"] as? Int == 0)
         let text = try Subprocess.checked(narsyncExecutable, ["status", "--state-dir", state, "--store-root", nix.storeRoot])
         #expect(text.standardOutput.contains("published 1 paths"))
-    }
-}
-
-/// Polls a file:// cache while narsync publishes into it and records every moment it announced
-/// a path (narinfo present) whose NAR or referenced narinfos were missing.
-final class CacheInvariantChecker: @unchecked Sendable {
-    let cache: String
-    private let lock = NSLock()
-    private var running = true
-    private var seen = Set<String>()
-    private var found: [String] = []
-    private var thread: Thread?
-
-    init(cache: String) { self.cache = cache }
-
-    var violations: [String] { lock.withLock { found } }
-    var narInfosSeen: Int { lock.withLock { seen.count } }
-
-    func start() {
-        let thread = Thread { [self] in
-            while lock.withLock({ running }) {
-                check()
-                usleep(5_000)
-            }
-        }
-        self.thread = thread
-        thread.start()
-    }
-
-    func stop() {
-        lock.withLock { running = false }
-        usleep(20_000)
-        check()
-    }
-
-    private func check() {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: cache) else { return }
-        for name in names where name.hasSuffix(".narinfo") {
-            guard let text = try? String(contentsOfFile: "\(cache)/\(name)", encoding: .utf8) else { continue }
-            var problems: [String] = []
-            for line in text.split(separator: "\n") {
-                if line.hasPrefix("URL: "), !FileManager.default.fileExists(atPath: "\(cache)/\(line.dropFirst(5))") {
-                    problems.append("\(name): NAR \(line.dropFirst(5)) missing")
-                }
-                if line.hasPrefix("References: ") {
-                    for reference in line.dropFirst(12).split(separator: " ") {
-                        let narInfo = "\(reference.prefix(32)).narinfo"
-                        if !FileManager.default.fileExists(atPath: "\(cache)/\(narInfo)") {
-                            problems.append("\(name): reference \(reference) not announced")
-                        }
-                    }
-                }
-            }
-            lock.withLock {
-                seen.insert(name)
-                found += problems
-            }
-        }
     }
 }

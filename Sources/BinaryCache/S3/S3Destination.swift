@@ -1,15 +1,18 @@
+import Logging
+
 /// A binary cache in an S3 bucket (AWS or any S3-compatible server), written with signed
 /// requests over libcurl.
 ///
 /// Keys are the cache's layout as given (`nix-cache-info`, `<hash>.narinfo`,
 /// `nar/<hash>.nar.zst`). Two narsync instances may write one bucket: keys name their
 /// content, and the pipeline writes a narinfo only after its NAR.
-public final class S3Destination: BinaryCacheDestination, TransferStatisticsReporting {
+public final class S3Destination: BinaryCacheDestination, MultipartUploadAborting, TransferStatisticsReporting {
     public let location: S3Location
     public let statistics: TransferStatistics
     let client: S3Client
     private let partSize: Int
     private let window: PartWindow
+    private let logger: Logger
 
     /// A destination for `location`, signing with `credentials`.
     public init(location: S3Location, credentials: S3Credentials, options: DestinationOptions) {
@@ -20,6 +23,7 @@ public final class S3Destination: BinaryCacheDestination, TransferStatisticsRepo
         client = S3Client(location: location, credentials: credentials, curl: curl)
         partSize = location.partSize ?? options.partSize
         window = PartWindow(limit: options.partsInFlight)
+        logger = options.logger
     }
 
     /// A destination for an `s3://` store URL, with credentials found as AWS tools find them
@@ -66,7 +70,11 @@ public final class S3Destination: BinaryCacheDestination, TransferStatisticsRepo
     public func beginUpload(key: String, contentType: String, journal: (any UploadJournal)?) throws -> any ObjectUpload {
         try S3ObjectUpload(
             client: client, statistics: statistics, key: key, headers: objectHeaders(contentType), journal: journal,
-            partSize: partSize, window: window)
+            partSize: partSize, window: window, logger: logger)
+    }
+
+    public func abortUpload(key: String, uploadID: String) throws {
+        try client.abortMultipartUpload(key: key, uploadID: uploadID)
     }
 
     /// Lists the bucket with ListObjectsV2, a thousand keys a request.

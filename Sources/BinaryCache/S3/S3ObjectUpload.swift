@@ -1,3 +1,4 @@
+import Logging
 import NixStore
 
 /// Streams an object of unknown length to S3 without a temporary file: one PUT if it ends
@@ -17,6 +18,7 @@ final class S3ObjectUpload: ObjectUpload {
     private let sizing: PartSizing
     private let tracker: PartTracker
     private let cancellation = Cancellation()
+    private let logger: Logger
     private var state = State.writing
     /// Why the upload failed; writing on after a failure throws it again.
     private var failure: Error?
@@ -26,16 +28,18 @@ final class S3ObjectUpload: ObjectUpload {
     private var storedParts: [Int: StoredPart] = [:]
     /// Parts an interrupted run stored, trusted only when the same bytes come again.
     private var reusable: [Int: StoredPart] = [:]
+    private var reusedCount = 0
 
     init(
         client: S3Client, statistics: TransferStatistics, key: String, headers: [(name: String, value: String)],
-        journal: (any UploadJournal)?, partSize: Int, window: PartWindow
+        journal: (any UploadJournal)?, partSize: Int, window: PartWindow, logger: Logger
     ) throws {
         self.client = client
         self.statistics = statistics
         self.key = key
         self.headers = headers
         self.journal = journal
+        self.logger = logger
         tracker = PartTracker(window: window)
         guard let journal, let unfinished = try journal.unfinishedUpload(key: key) else {
             sizing = PartSizing(initial: partSize)
@@ -89,6 +93,11 @@ final class S3ObjectUpload: ObjectUpload {
                 guard parts.count == nextPart - 1, let uploadID else { preconditionFailure("a part went missing") }
                 try client.completeMultipartUpload(key: key, uploadID: uploadID, parts: parts)
                 try journal?.uploadEnded(key: key, uploadID: uploadID)
+                if reusedCount > 0 {
+                    logger.info("resumed a multipart upload", metadata: [
+                        "object": "\(client.objectName(key))", "parts reused": "\(reusedCount)", "parts sent": "\(parts.count - reusedCount)",
+                    ])
+                }
             }
         }
         state = .finished
@@ -150,6 +159,7 @@ final class S3ObjectUpload: ObjectUpload {
         guard let old = reusable[number] else { return false }
         if old.size == size && old.sha256 == sha256 {
             storedParts[number] = old
+            reusedCount += 1
             statistics.recordReusedPart()
             return true
         }

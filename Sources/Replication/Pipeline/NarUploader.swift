@@ -23,6 +23,15 @@ public struct NarUploader: Sendable {
         self.journal = journal
     }
 
+    /// libzstd's workers pay off on large NARs only; for small ones, starting their threads
+    /// costs more than it saves. The choice depends on the NAR's size alone, so the same NAR
+    /// always compresses to the same bytes (which resuming an upload relies on).
+    func workers(for info: ValidPathInfo) -> Int32 {
+        info.narSize >= Self.multithreadedCompressionThreshold ? compressionWorkers : 0
+    }
+
+    static let multithreadedCompressionThreshold: UInt64 = 4 << 20
+
     /// The cache key of a path's compressed NAR.
     ///
     /// Named after the NAR hash, which the database gives before any byte is read, so the key is
@@ -47,7 +56,7 @@ public struct NarUploader: Sendable {
         defer { if !committed { upload.abort() } }
 
         let nar = CountingHasher(), compressed = CountingHasher()
-        let compressor = try ZstdCompressor(level: compressionLevel, workers: compressionWorkers)
+        let compressor = try ZstdCompressor(level: compressionLevel, workers: workers(for: info))
         let send: (UnsafeRawBufferPointer) throws -> Void = { bytes in
             compressed.update(bytes)
             try upload.write(bytes)

@@ -46,6 +46,14 @@ public final class Publisher: Sendable {
         }
     }
 
+    /// Discards a multipart upload a previous run left unfinished at the destination.
+    /// - Returns: false if the destination has no such uploads (it does not upload in parts).
+    public func abortUpload(key: String, uploadID: String) async throws -> Bool {
+        guard let destination = destination as? any MultipartUploadAborting else { return false }
+        try await executor.run { try destination.abortUpload(key: key, uploadID: uploadID) }
+        return true
+    }
+
     /// The paths of `paths` whose narinfo the cache already has.
     public func cachedPaths(_ paths: [StorePath]) async throws -> Set<StorePath> {
         let destination = destination

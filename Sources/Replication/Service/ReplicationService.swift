@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import NixStore
 import SystemSupport
 
@@ -18,6 +19,10 @@ public final class ReplicationService: Sendable {
     private let logger: Logger
     private let notifier: SystemdNotifier?
     private let database: DatabaseReader
+    /// With `initialBackfill`, the newest row at the very first start: rows up to it were there
+    /// before narsync and queue at backfill priority, below new builds. (They are all queued
+    /// within the first scan, so a restart need not remember it.)
+    private let backfillEnd = Mutex<Int64>(0)
     private let events: AsyncStream<Event>
     private let eventSink: AsyncStream<Event>.Continuation
 
@@ -30,6 +35,8 @@ public final class ReplicationService: Sendable {
         /// A publishing round ended; `morePending` if it found entries (there may be more).
         case roundFinished(morePending: Bool)
         case stop
+        /// The uploads in flight at a stop took longer than the grace period.
+        case gracePeriodOver
     }
 
     public init(
@@ -51,13 +58,25 @@ public final class ReplicationService: Sendable {
 
     private var destination: String { options.destinationName }
 
-    /// Queues paths announced by Nix's post-build hook, above everything else, and wakes the loop.
+    /// Queues the outputs of a build announced by Nix's post-build hook, above everything else,
+    /// and wakes the loop. Blocking (one manifest write, and a database read when only the
+    /// derivation is known): the hook server calls it from its own thread.
     /// - Returns: how many were newly queued (the others were queued or published already).
-    public func enqueueFromHook(_ paths: [StorePath], reason: String) async throws -> Int {
-        let destination = destination
-        let queued = try await manifest.run { manifest in
-            try manifest.enqueue(paths.map { QueuedPath(path: $0, priority: .hook, reason: reason) }, for: destination)
+    public func enqueueBuild(outputs: [StorePath], derivation: StorePath?) throws -> Int {
+        let database = try StoreDatabase(layout: layout)
+        var paths = outputs
+        if paths.isEmpty, let derivation { paths = try database.outputs(ofDerivation: derivation) }
+        var accepted: [QueuedPath] = []
+        for path in paths {
+            // Paths not valid (yet) are queued anyway: the round drops them if they never are.
+            if let info = try database.pathInfo(path), let reason = options.filter.exclusionReason(info) {
+                logger.debug("not published: \(reason)", metadata: ["path": "\(layout.storeDirectory.fullPath(of: path))"])
+                continue
+            }
+            let origin = derivation.map { "post-build hook, \(layout.storeDirectory.fullPath(of: $0))" } ?? "post-build hook"
+            accepted.append(QueuedPath(path: path, priority: .hook, reason: origin))
         }
+        let queued = try manifest.manifest.enqueue(accepted, for: destination)
         eventSink.yield(.queued)
         return queued
     }
@@ -78,6 +97,7 @@ public final class ReplicationService: Sendable {
         defer { watchdog?.cancel() }
 
         try await startWatermark()
+        await logging { try await self.abortStaleUploads() }
         try await scanDatabase()
         try? notifier?.ready()
         logger.info("watching", metadata: ["database": "\(layout.databasePath)", "destination": "\(publisher.destination)"])
@@ -85,8 +105,11 @@ public final class ReplicationService: Sendable {
         // One consumer of `events`, one round of publishing at a time. A round runs as its own
         // task and reports its end as an event, so a stop can arrive while it runs.
         var round: Task<Void, Never>?
-        var retryTimer: Task<Void, Never>?
-        defer { retryTimer?.cancel() }
+        var retryTimer: Task<Void, Never>?, graceTimer: Task<Void, Never>?
+        defer {
+            retryTimer?.cancel()
+            graceTimer?.cancel()
+        }
         var needsScan = false, needsRound = true
         var events = self.events.makeAsyncIterator()
         while true {
@@ -111,18 +134,18 @@ public final class ReplicationService: Sendable {
             guard let event = await events.next() else { return }
             switch event {
             case .stop:
-                if let round {
-                    logger.notice("stopping: letting uploads in flight finish", metadata: ["grace": "\(options.gracePeriod)"])
-                    // Uploads block their threads and cannot be interrupted; past the grace period
-                    // the process ends under them and the manifest resumes them next time.
-                    let grace = options.gracePeriod
-                    await withTaskGroup(of: Void.self) { group in
-                        group.addTask { await round.value }
-                        group.addTask { try? await Task.sleep(for: grace) }
-                        await group.next()
-                        group.cancelAll()
-                    }
+                guard round != nil else { return shutDown() }
+                guard graceTimer == nil else { continue }
+                logger.notice("stopping: letting uploads in flight finish", metadata: ["grace": "\(options.gracePeriod)"])
+                // The round's uploads block their threads and cannot be interrupted: the loop
+                // waits for its end or the grace period, whichever comes first.
+                graceTimer = Task { [eventSink, grace = options.gracePeriod] in
+                    guard (try? await Task.sleep(for: grace)) != nil else { return }
+                    eventSink.yield(.gracePeriodOver)
                 }
+            case .gracePeriodOver:
+                // The process ends under the uploads; the manifest resumes them next time.
+                logger.warning("grace period over: stopping with uploads in flight; the next start resumes them")
                 return shutDown()
             case .databaseChanged:
                 needsScan = true
@@ -130,6 +153,7 @@ public final class ReplicationService: Sendable {
                 needsRound = true
             case .roundFinished(let morePending):
                 round = nil
+                if graceTimer != nil { return shutDown() }
                 needsRound = needsRound || morePending
             }
         }
@@ -153,7 +177,9 @@ public final class ReplicationService: Sendable {
     private func startWatermark() async throws {
         let destination = destination, initialBackfill = options.initialBackfill
         guard try await manifest.run({ try $0.watermark(for: destination) }) == nil else { return }
-        let start = initialBackfill ? 0 : try await database.read { try $0.newestID() }
+        let newest = try await database.read { try $0.newestID() }
+        let start = initialBackfill ? 0 : newest
+        if initialBackfill { backfillEnd.withLock { $0 = newest } }
         try await manifest.run { try $0.setWatermark(start, for: destination) }
         logger.notice("first start: \(initialBackfill ? "publishing the whole store" : "publishing paths registered from now on")",
                       metadata: ["watermark": "\(start)"])
@@ -167,9 +193,10 @@ public final class ReplicationService: Sendable {
             let watermark = try await manifest.run { try $0.watermark(for: destination) } ?? 0
             let rows = try await database.read { try $0.paths(after: watermark, limit: 5000) }
             guard let newest = rows.last?.id else { return }
-            let priority: Priority = options.initialBackfill && watermark == 0 ? .backfill : .watcher
+            let backfillEnd = backfillEnd.withLock { $0 }
             var accepted: [QueuedPath] = []
             for info in rows {
+                let priority: Priority = info.id <= backfillEnd ? .backfill : .watcher
                 if let reason = filter.exclusionReason(info) {
                     logger.debug("not published: \(reason)", metadata: ["path": "\(layout.storeDirectory.fullPath(of: info.path))"])
                 } else {
@@ -240,6 +267,21 @@ public final class ReplicationService: Sendable {
             for path in summary.vanished where queued.contains(path) {
                 try manifest.drop(path, for: destination, reason: "garbage-collected before it could be read")
             }
+        }
+    }
+
+    /// Aborts the multipart uploads the manifest has recorded for longer than `staleUploadAge`,
+    /// at the destination first, so that no upload is forgotten while its parts remain.
+    private func abortStaleUploads() async throws {
+        let destination = destination
+        let startedBefore = Date().addingTimeInterval(-options.staleUploadAge.timeInterval)
+        let stale = try await manifest.run { try $0.staleUploads(for: destination, startedBefore: startedBefore) }
+        for upload in stale {
+            guard try await publisher.abortUpload(key: upload.key, uploadID: upload.uploadID) else { return }
+            try await manifest.run { try $0.journal(for: destination).uploadEnded(key: upload.key, uploadID: upload.uploadID) }
+            logger.notice("aborted a stale multipart upload", metadata: [
+                "key": "\(upload.key)", "started": "\(upload.startedAt)", "parts stored": "\(upload.storedParts)",
+            ])
         }
     }
 

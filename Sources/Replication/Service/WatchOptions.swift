@@ -15,11 +15,14 @@ public struct WatchOptions: Sendable {
     public var gracePeriod: Duration
     /// Told of each published and failed path (metrics).
     public var progress: (any PublishProgress)?
+    /// Multipart uploads recorded in the manifest for longer than this are aborted at start:
+    /// their parts cost storage, and a path still queued starts a new upload.
+    public var staleUploadAge: Duration
 
     public init(
         destinationName: String, filter: PathFilter = PathFilter(), initialBackfill: Bool = false,
         timing: WatchTiming = WatchTiming(), batchSize: Int = 256, gracePeriod: Duration = .seconds(30),
-        progress: (any PublishProgress)? = nil
+        staleUploadAge: Duration = .seconds(24 * 3600), progress: (any PublishProgress)? = nil
     ) {
         self.destinationName = destinationName
         self.filter = filter
@@ -28,5 +31,6 @@ public struct WatchOptions: Sendable {
         self.batchSize = max(1, batchSize)
         self.gracePeriod = gracePeriod
         self.progress = progress
+        self.staleUploadAge = staleUploadAge
     }
 }

@@ -89,7 +89,8 @@ struct ConfigurationFile: Sendable {
         case .value:
             if let string = value.string { return SettingValue(words: [string], origin: origin) }
             if let int = value.int { return SettingValue(words: [String(int)], origin: origin) }
-            throw wrongType("a string or an integer")
+            if let double = value.double { return SettingValue(words: [String(double)], origin: origin) }
+            throw wrongType("a string or a number")
         case .list:
             if let string = value.string { return SettingValue(words: [string], origin: origin) }
             guard let array = value.array else { throw wrongType("an array of strings") }

@@ -37,7 +37,7 @@ struct EffectiveConfiguration {
         case .list: value = "[" + words.map(Self.quoted).joined(separator: ", ") + "]"
         case .value:
             guard let word = words.first else { return ["# \(setting.key) is not set"] }
-            value = Int(word) != nil ? word : Self.quoted(word)
+            value = word.wholeMatch(of: /-?[0-9]+(\.[0-9]+)?/) != nil ? word : Self.quoted(word)
         }
         return ["\(setting.key) = \(value)  # \(origin)"]
     }

@@ -13,6 +13,13 @@ extension WatchCommand {
         case "initial-backfill": return [String(initialBackfill)]
         case "debounce-ms": return [String(debounceMilliseconds)]
         case "recheck-seconds": return [String(recheckSeconds)]
+        case "retry-initial-seconds": return [String(retryInitialSeconds)]
+        case "grace-seconds": return [String(graceSeconds)]
+        case "abort-uploads-after-hours": return [String(abortUploadsAfterHours)]
+        case "hook-socket": return [hookSocket]
+        case "spool-dir": return optional(spoolDirectory)
+        case "hook-trust-user": return hookTrustUsers
+        case "hook-trust-group": return hookTrustGroups
         case "to": return optional(publishing.destination)
         case "key-file": return publishing.keyFiles
         case "credentials-file": return optional(publishing.credentialsFile)

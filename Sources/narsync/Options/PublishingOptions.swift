@@ -46,12 +46,20 @@ struct PublishingOptions: ParsableArguments {
     @Option(name: .customLong("netrc-file"), help: ArgumentHelp("HTTP(S): netrc file with the cache's login.", valueName: "file"))
     var netrcFile: String?
 
+    /// For tests of outages: how often a request is tried before its path fails and waits in the
+    /// queue (the default retries for up to five minutes).
+    @Option(name: .customLong("request-attempts"), help: .hidden)
+    var requestAttempts: Int?
+
     func validate() throws {
         guard (5...5120).contains(partSizeMiB) else { throw ValidationError("--part-size-mib must be between 5 and 5120") }
         guard (1...64).contains(partsInFlight) else { throw ValidationError("--parts-in-flight must be between 1 and 64") }
         guard (1...256).contains(jobs) else { throw ValidationError("--jobs must be between 1 and 256, not \(jobs)") }
         guard (1...19).contains(compressionLevel) else {
             throw ValidationError("--compression-level must be between 1 and 19, not \(compressionLevel)")
+        }
+        if let requestAttempts, !(1...100).contains(requestAttempts) {
+            throw ValidationError("--request-attempts must be between 1 and 100, not \(requestAttempts)")
         }
         if let zstdThreads, !(0...64).contains(zstdThreads) {
             throw ValidationError("--zstd-threads must be between 0 and 64, not \(zstdThreads)")
@@ -79,8 +87,10 @@ struct PublishingOptions: ParsableArguments {
             for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] { environment[name] = nil }
             environment["AWS_SHARED_CREDENTIALS_FILE"] = credentialsFile
         }
-        return DestinationOptions(
+        var options = DestinationOptions(
             partSize: partSizeMiB << 20, partsInFlight: partsInFlight, bearerTokenFile: bearerTokenFile,
             netrcFile: netrcFile, environment: environment)
+        if let requestAttempts { options.retry.maximumAttempts = requestAttempts }
+        return options
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BinaryCache
+import Hook
 import Logging
 import NixStore
 import Replication
@@ -12,6 +13,8 @@ struct ServiceGeneration {
     private let services: [ReplicationService]
     private let executors: [BlockingExecutor]
     private let gauges: ServiceGauges?
+    /// `narsync hook`'s socket and spool, feeding every service of this generation.
+    private let hookServer: HookServer?
 
     /// Opens the manifest, keys and destinations: whatever the configuration gets wrong throws here.
     init(_ commands: [WatchCommand], logger: Logger, metrics: Bool) throws {
@@ -21,7 +24,8 @@ struct ServiceGeneration {
         if let twice = WatchCommand.destinationGivenTwice(commands) {
             throw ValidationError("two [[destination]] tables publish to \(twice); they would share one queue")
         }
-        let manifest = AsyncManifest(try Manifest(stateDirectory: stateDirectory))
+        let manifest = AsyncManifest(try Manifest(
+            stateDirectory: stateDirectory, retryPolicy: RetryPolicy(initial: .seconds(first.retryInitialSeconds))))
         var gauges = ServiceGauges(destinations: [], manifest: manifest, layout: layout)
         var services: [ReplicationService] = []
         var executors: [BlockingExecutor] = []
@@ -50,6 +54,12 @@ struct ServiceGeneration {
             for executor in executors { executor.shutdown() }
             throw error
         }
+        do {
+            hookServer = try first.startHookServer(services, stateDirectory: stateDirectory, layout: layout, logger: logger)
+        } catch {
+            for executor in executors { executor.shutdown() }
+            throw error
+        }
         self.services = services
         self.executors = executors
         self.gauges = metrics ? gauges : nil
@@ -74,6 +84,7 @@ struct ServiceGeneration {
     }
 
     func shutdown() {
+        hookServer?.shutdown()
         for executor in executors { executor.shutdown() }
     }
 }

@@ -1,0 +1,77 @@
+import BinaryCache
+import Foundation
+
+/// Polls a cache while narsync publishes into it and records every moment it announced a path
+/// (narinfo present) whose NAR or referenced narinfos were missing.
+final class CacheInvariantChecker: @unchecked Sendable {
+    /// How the checker reads a cache: a directory, or a bucket through signed requests.
+    struct Reader: Sendable {
+        var narInfoNames: @Sendable () -> [String]
+        var read: @Sendable (_ key: String) -> String?
+        var exists: @Sendable (_ key: String) -> Bool
+
+        static func directory(_ path: String) -> Reader {
+            Reader(
+                narInfoNames: { ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { $0.hasSuffix(".narinfo") } },
+                read: { try? String(contentsOfFile: "\(path)/\($0)", encoding: .utf8) },
+                exists: { FileManager.default.fileExists(atPath: "\(path)/\($0)") })
+        }
+
+        static func destination(_ destination: any BinaryCacheDestination) -> Reader {
+            Reader(
+                narInfoNames: { ((try? destination.listKeys(suffix: ".narinfo")) ?? nil).map(Array.init) ?? [] },
+                read: { ((try? destination.read(key: $0)) ?? nil).map { String(decoding: $0, as: UTF8.self) } },
+                exists: { (try? destination.exists(key: $0)) ?? false })
+        }
+    }
+
+    private let reader: Reader
+    private let lock = NSLock()
+    private var running = true
+    private var seen = Set<String>()
+    private var found: [String] = []
+    private var thread: Thread?
+
+    init(_ reader: Reader) { self.reader = reader }
+
+    var violations: [String] { lock.withLock { found } }
+    var narInfosSeen: Int { lock.withLock { seen.count } }
+
+    func start() {
+        let thread = Thread { [self] in
+            while lock.withLock({ running }) {
+                check()
+                usleep(5_000)
+            }
+        }
+        self.thread = thread
+        thread.start()
+    }
+
+    func stop() {
+        lock.withLock { running = false }
+        usleep(20_000)
+        check()
+    }
+
+    private func check() {
+        for name in reader.narInfoNames() {
+            guard let text = reader.read(name) else { continue }
+            var problems: [String] = []
+            for line in text.split(separator: "\n") {
+                if line.hasPrefix("URL: "), !reader.exists(String(line.dropFirst(5))) {
+                    problems.append("\(name): NAR \(line.dropFirst(5)) missing")
+                }
+                if line.hasPrefix("References: ") {
+                    for reference in line.dropFirst(12).split(separator: " ") where !reader.exists("\(reference.prefix(32)).narinfo") {
+                        problems.append("\(name): reference \(reference) not announced")
+                    }
+                }
+            }
+            lock.withLock {
+                seen.insert(name)
+                found += problems
+            }
+        }
+    }
+}

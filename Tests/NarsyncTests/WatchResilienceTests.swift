@@ -1,0 +1,290 @@
+@testable import BinaryCache
+import Foundation
+import Synchronization
+import Testing
+import TestSupport
+
+/// `narsync watch` publishing to a real S3 endpoint (moto, signature checking on) through what
+/// a service meets: kill -9 in a large upload, an outage of the cache, a path deleted while
+/// queued, SIGTERM mid-upload, uploads left behind. Read back by a real Nix.
+@Suite(.serialized) struct WatchResilienceTests {
+    let nix: NixEnvironment
+    let moto: MotoServer
+    let credentials: MotoServer.Credentials
+    let state: String
+    let bucket = "narsync-\(UUID().uuidString.prefix(8).lowercased())"
+
+    init() throws {
+        nix = try NixEnvironment()
+        // The store must exist before narsync can watch its database.
+        try "seed".write(toFile: nix.directory.appending("seed"), atomically: true, encoding: .utf8)
+        _ = try nix.add(nix.directory.appending("seed"))
+        moto = try MotoServer()
+        credentials = try moto.enableSignatureChecking()
+        state = nix.directory.appending("state")
+        try signedBucket().createBucket()
+    }
+
+    // MARK: - Harness
+
+    private var environment: [String: String] {
+        var environment = nix.environment
+        environment["AWS_ACCESS_KEY_ID"] = credentials.accessKeyID
+        environment["AWS_SECRET_ACCESS_KEY"] = credentials.secretAccessKey
+        return environment
+    }
+
+    /// The bucket's URL, reached at `port` (moto's, or a fault proxy's in front of it).
+    private func url(port: Int? = nil) -> String {
+        "s3://\(bucket)?endpoint=127.0.0.1:\(port ?? moto.port)&scheme=http&region=us-east-1"
+    }
+
+    /// The bucket, read with signed requests straight from moto.
+    private func signedBucket() throws -> S3Destination {
+        try S3Destination(url: url(), options: DestinationOptions(environment: environment))
+    }
+
+    private func startWatch(port: Int? = nil, _ extra: [String] = []) throws -> BackgroundProcess {
+        let watch = try BackgroundProcess(narsyncExecutable, [
+            "watch", "--to", url(port: port), "--store-root", nix.storeRoot, "--state-dir", state,
+            "--recheck-seconds", "2", "--retry-initial-seconds", "0.5",
+        ] + extra, environment: environment, logFile: nix.directory.appending("watch-\(UUID().uuidString).log"))
+        #expect(eventually { watch.output.contains("watching") }, "\(watch.output)")
+        return watch
+    }
+
+    private func addFile(named name: String) throws -> String {
+        let file = nix.directory.appending(name)
+        try "\(name) \(UUID())".write(toFile: file, atomically: true, encoding: .utf8)
+        return try nix.add(file)
+    }
+
+    /// A store path of incompressible data: its compressed NAR is as large as the file.
+    private func addRandomFile(mebibytes: Int) throws -> String {
+        let file = nix.directory.appending("random-\(mebibytes)")
+        try Subprocess.checked("/bin/sh", ["-c", "head -c \(mebibytes << 20) /dev/urandom > '\(file)'"])
+        return try nix.add(file)
+    }
+
+    private func isPublished(_ storePath: String, in bucket: S3Destination) -> Bool {
+        (try? bucket.exists(key: "\(hashPart(storePath)).narinfo")) ?? false
+    }
+
+    private func hashPart(_ storePath: String) -> String {
+        String(storePath.dropFirst("/nix/store/".count).prefix(32))
+    }
+
+    /// The destination's entry of `narsync status --json`.
+    private func status() throws -> [String: Any] {
+        let result = try Subprocess.checked(narsyncExecutable, ["status", "--json", "--state-dir", state, "--store-root", nix.storeRoot])
+        let json = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any]
+        let destinations = json?["destinations"] as? [[String: Any]]
+        return destinations?.first?["status"] as? [String: Any] ?? [:]
+    }
+
+    private static func isPartUpload(_ request: FaultProxy.Request) -> Bool {
+        request.method == "PUT" && request.target.contains("partNumber=")
+    }
+
+    /// A real Nix substitutes `paths` from the bucket, read anonymously as a public cache is.
+    private func expectSubstitutable(_ paths: [String]) throws {
+        try moto.disableSignatureChecking()
+        try moto.allowAnonymousReads(bucket: bucket)
+        let fresh = nix.makeStoreRoot("fresh")
+        let trustedKey = try String(contentsOfFile: "\(state)/signing-key.pub", encoding: .utf8)
+        let copy = try nix.substitute(paths, from: "http://\(moto.endpoint)/\(bucket)", into: fresh, trustedKey: trustedKey)
+        #expect(copy.status == 0, "\(copy.standardError)")
+        let verify = try nix.verifyContents(storeRoot: fresh)
+        #expect(verify.status == 0, "\(verify.standardError)")
+    }
+
+    // MARK: - Tests
+
+    @Test func aLargeUploadKilledMidwayResumesWithTheStoredPartsAndNixSubstitutesIt() throws {
+        let slow = Flag(true)
+        let proxy = try FaultProxy(upstreamPort: moto.port) { _, method, target in
+            slow.isSet && method == "PUT" && target.contains("partNumber=") ? .delay(.milliseconds(400)) : nil
+        }
+        defer { proxy.stop() }
+        let partOptions = ["--part-size-mib", "8", "--parts-in-flight", "1"]
+        let first = try startWatch(port: proxy.port, partOptions)
+        let large = try addRandomFile(mebibytes: 64)
+        // One part in flight at a time: when the fourth is sent, three are stored and recorded.
+        #expect(eventually(timeout: .seconds(60)) { proxy.requests.filter(Self.isPartUpload).count >= 4 }, "\(first.output)")
+        first.stop(SIGKILL)
+        #expect(try status()["uploadsInFlight"] as? Int == 1)
+
+        slow.isSet = false
+        let sentBeforeRestart = proxy.requests.count
+        let second = try startWatch(port: proxy.port, partOptions)
+        let bucket = try signedBucket()
+        #expect(eventually(timeout: .seconds(60)) { isPublished(large, in: bucket) }, "\(second.output)")
+        #expect(second.stop() == 0)
+
+        let narInfo = String(decoding: try bucket.read(key: "\(hashPart(large)).narinfo") ?? [], as: UTF8.self)
+        let fileSize = narInfo.split(separator: "\n").first { $0.hasPrefix("FileSize: ") }.flatMap { Int($0.dropFirst(10)) } ?? 0
+        let totalParts = (fileSize + (8 << 20) - 1) / (8 << 20)
+        let sentAfterRestart = proxy.requests.dropFirst(sentBeforeRestart).filter(Self.isPartUpload).count
+        #expect(totalParts == 9, "\(narInfo)")
+        #expect(sentAfterRestart > 0 && sentAfterRestart <= totalParts - 3, "sent \(sentAfterRestart) of \(totalParts) parts")
+        // The parts the first run stored count as sent: the object is whole.
+        let resumed = second.output.split(separator: "\n").first { $0.contains("resumed a multipart upload") } ?? ""
+        let reused = resumed.firstMatch(of: /parts reused=(\d+)/).flatMap { Int($0.1) } ?? 0
+        #expect(reused >= 3 && reused + sentAfterRestart == totalParts, "\(second.output)")
+        #expect(try status()["uploadsInFlight"] as? Int == 0)
+        #expect(try bucket.multipartUploads().isEmpty)
+        try expectSubstitutable([large])
+    }
+
+    @Test func aCheckerPollingTheBucketNeverSeesANarInfoBeforeWhatItNeeds() throws {
+        let watch = try startWatch()
+        let checker = CacheInvariantChecker(.destination(try signedBucket()))
+        checker.start()
+        let closure = try TestClosure.build(in: nix)
+        let bucket = try signedBucket()
+        for output in closure.outputs.values {
+            #expect(eventually(timeout: .seconds(40)) { isPublished(output, in: bucket) }, "\(output): \(watch.output)")
+        }
+        checker.stop()
+        #expect(checker.violations.isEmpty, "\(checker.violations)")
+        #expect(checker.narInfosSeen == closure.outputs.count)
+        #expect(watch.stop() == 0)
+    }
+
+    @Test func anOutageKeepsPathsQueuedWithBackoffAndTheyGoOutOnceTheCacheIsBack() throws {
+        let down = Flag(true)
+        let proxy = try FaultProxy(upstreamPort: moto.port) { _, _, _ in
+            down.isSet ? .status(503, code: "ServiceUnavailable") : nil
+        }
+        defer { proxy.stop() }
+        let watch = try startWatch(port: proxy.port, ["--request-attempts", "2"])
+        let paths = [try addFile(named: "first"), try addFile(named: "second")]
+
+        // Failed at least twice each: retried, and waiting longer after each failure.
+        #expect(eventually(timeout: .seconds(40)) {
+            let errors = (try? status()["recentErrors"] as? [[String: Any]]) ?? []
+            return errors.count == 2 && errors.allSatisfy { ($0["attempts"] as? Int ?? 0) >= 2 }
+        }, "\(watch.output)")
+        let waiting = try status()
+        #expect(waiting["queued"] as? Int == 2 && waiting["retrying"] as? Int == 2, "\(waiting)")
+        #expect(watch.output.contains("cannot reach the cache"))
+        #expect(watch.output.contains("503"))
+        let bucket = try signedBucket()
+        #expect(!paths.contains { isPublished($0, in: bucket) })
+
+        down.isSet = false
+        for path in paths { #expect(eventually(timeout: .seconds(40)) { isPublished(path, in: bucket) }, "\(watch.output)") }
+        #expect(watch.stop() == 0)
+        let recovered = try status()
+        #expect(recovered["queued"] as? Int == 0 && recovered["published"] as? Int == 2, "\(recovered)")
+        try expectSubstitutable(paths)
+    }
+
+    @Test func aQueuedPathDeletedFromTheStoreIsDroppedWithoutWedgingTheQueue() throws {
+        let down = Flag(true)
+        let proxy = try FaultProxy(upstreamPort: moto.port) { _, _, _ in
+            down.isSet ? .status(503, code: "ServiceUnavailable") : nil
+        }
+        defer { proxy.stop() }
+        let watch = try startWatch(port: proxy.port, ["--request-attempts", "2"])
+        let doomed = try addFile(named: "doomed"), kept = try addFile(named: "kept")
+        #expect(eventually(timeout: .seconds(40)) { (try? status()["retrying"] as? Int) == 2 }, "\(watch.output)")
+
+        try nix.run("nix-store", ["--store", nix.storeRoot, "--delete", doomed])
+        down.isSet = false
+        let bucket = try signedBucket()
+        #expect(eventually(timeout: .seconds(40)) { isPublished(kept, in: bucket) }, "\(watch.output)")
+        #expect(watch.stop() == 0)
+
+        #expect(!isPublished(doomed, in: bucket))
+        let drops = watch.output.split(separator: "\n").filter { $0.contains("dropped from the queue") }
+        #expect(drops.count == 1 && drops.first?.contains(doomed) == true, "\(watch.output)")
+        let afterwards = try status()
+        #expect(afterwards["queued"] as? Int == 0 && afterwards["published"] as? Int == 1, "\(afterwards)")
+        let dropped = afterwards["recentDrops"] as? [[String: Any]] ?? []
+        #expect(dropped.count == 1 && dropped.first?["path"] as? String == String(doomed.dropFirst("/nix/store/".count)), "\(afterwards)")
+    }
+
+    @Test func sigtermLetsTheUploadInFlightFinishWithinTheGracePeriod() throws {
+        let proxy = try FaultProxy(upstreamPort: moto.port) { _, method, target in
+            method == "PUT" && target.contains("partNumber=") ? .delay(.milliseconds(600)) : nil
+        }
+        defer { proxy.stop() }
+        let watch = try startWatch(port: proxy.port, ["--part-size-mib", "5", "--parts-in-flight", "1", "--grace-seconds", "60"])
+        let path = try addRandomFile(mebibytes: 16)
+        #expect(eventually(timeout: .seconds(40)) { proxy.requests.contains(where: Self.isPartUpload) }, "\(watch.output)")
+        #expect(watch.stop(SIGTERM) == 0)
+        #expect(watch.output.contains("stopping: letting uploads in flight finish"), "\(watch.output)")
+        #expect(isPublished(path, in: try signedBucket()), "\(watch.output)")
+        let afterwards = try status()
+        #expect(afterwards["queued"] as? Int == 0 && afterwards["uploadsInFlight"] as? Int == 0, "\(afterwards)")
+    }
+
+    @Test func sigtermPastTheGracePeriodExitsAndTheNextStartResumes() throws {
+        let slow = Flag(true)
+        let proxy = try FaultProxy(upstreamPort: moto.port) { _, method, target in
+            slow.isSet && method == "PUT" && target.contains("partNumber=") ? .delay(.seconds(2)) : nil
+        }
+        defer { proxy.stop() }
+        let partOptions = ["--part-size-mib", "5", "--parts-in-flight", "1"]
+        let first = try startWatch(port: proxy.port, partOptions + ["--grace-seconds", "1"])
+        let path = try addRandomFile(mebibytes: 16)
+        #expect(eventually(timeout: .seconds(40)) { proxy.requests.filter(Self.isPartUpload).count >= 2 }, "\(first.output)")
+        let stopping = ContinuousClock.now
+        #expect(first.stop(SIGTERM) == 0)
+        let bucket = try signedBucket()
+        #expect(ContinuousClock.now - stopping < .seconds(20))
+        #expect(first.output.contains("grace period over"), "\(first.output)")
+        #expect(!isPublished(path, in: bucket))
+        let interrupted = try status()
+        #expect(interrupted["queued"] as? Int == 1 && interrupted["uploadsInFlight"] as? Int == 1, "\(interrupted)")
+
+        slow.isSet = false
+        let second = try startWatch(port: proxy.port, partOptions)
+        #expect(eventually(timeout: .seconds(40)) { isPublished(path, in: bucket) }, "\(second.output)")
+        #expect(second.stop() == 0)
+        #expect(second.output.contains("resumed a multipart upload"), "\(second.output)")
+    }
+
+    @Test func uploadsLeftForLongerThanTheLimitAreAbortedAtStart() throws {
+        let slow = Flag(true)
+        let proxy = try FaultProxy(upstreamPort: moto.port) { _, method, target in
+            slow.isSet && method == "PUT" && target.contains("partNumber=") ? .delay(.milliseconds(400)) : nil
+        }
+        defer { proxy.stop() }
+        let partOptions = ["--part-size-mib", "5", "--parts-in-flight", "1"]
+        let first = try startWatch(port: proxy.port, partOptions)
+        let path = try addRandomFile(mebibytes: 16)
+        #expect(eventually(timeout: .seconds(40)) { proxy.requests.filter(Self.isPartUpload).count >= 3 }, "\(first.output)")
+        first.stop(SIGKILL)
+        let bucket = try signedBucket()
+        let left = try bucket.multipartUploads()
+        #expect(left.count == 1)
+
+        slow.isSet = false
+        let sentBeforeRestart = proxy.requests.count
+        // Every upload recorded before this start counts as stale.
+        let second = try startWatch(port: proxy.port, partOptions + ["--abort-uploads-after-hours", "0"])
+        #expect(second.output.contains("aborted a stale multipart upload"), "\(second.output)")
+        #expect(eventually(timeout: .seconds(40)) { isPublished(path, in: bucket) }, "\(second.output)")
+        #expect(second.stop() == 0)
+        #expect(!second.output.contains("resumed a multipart upload"))
+        // The upload started again from its first part, and nothing is left in the bucket.
+        let sentAfterRestart = proxy.requests.dropFirst(sentBeforeRestart).filter(Self.isPartUpload)
+        let firstPart = sentAfterRestart.first?.target ?? ""
+        #expect(firstPart.contains("partNumber=1&") || firstPart.hasSuffix("partNumber=1"), "\(sentAfterRestart.map(\.target))")
+        #expect(proxy.requests.dropFirst(sentBeforeRestart).contains { $0.method == "DELETE" && $0.target.contains("uploadId=") })
+        #expect(try bucket.multipartUploads().isEmpty)
+        #expect(try status()["uploadsInFlight"] as? Int == 0)
+    }
+}
+
+/// A switch a fault proxy's plan reads while the test flips it.
+private final class Flag: Sendable {
+    private let value: Atomic<Bool>
+    init(_ initial: Bool) { value = Atomic(initial) }
+    var isSet: Bool {
+        get { value.load(ordering: .relaxed) }
+        set { value.store(newValue, ordering: .relaxed) }
+    }
+}
