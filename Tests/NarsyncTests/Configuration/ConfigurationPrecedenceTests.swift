@@ -65,6 +65,23 @@ import TestSupport
         #expect(throws: ConfigurationError.self) { try watch([], environment: ["NARSYNC_INITIAL_BACKFILL": "maybe"]) }
     }
 
+    @Test func hookAndTimingSettingsComeFromTheirTables() throws {
+        let file = try writeConfiguration("""
+            [watch]
+            grace-seconds = 2.5
+            retry-initial-seconds = 1
+            [hook]
+            socket = "none"
+            trust-users = ["nobody"]
+            trust-groups = ["nixbld"]
+            """)
+        let command = try watch(["--config", file])
+        #expect(command.graceSeconds == 2.5 && command.retryInitialSeconds == 1)
+        #expect(command.hookSocket == "none")
+        #expect(command.hookTrustUsers == ["nobody"] && command.hookTrustGroups == ["nixbld"])
+        #expect(try watch(["--config", file], environment: ["NARSYNC_HOOK_TRUST_USER": "root,nobody"]).hookTrustUsers == ["root", "nobody"])
+    }
+
     @Test func withoutAFileTheEnvironmentStillApplies() throws {
         let missingDefault = try LayeredArguments(commandLine: [], environment: ["NARSYNC_CONFIG": ""])
         #expect(missingDefault.destinations.count == 1)
