@@ -9,6 +9,7 @@ public final class TransferStatistics: Sendable {
     private let sentCount = Atomic<Int>(0)
     private let receivedCount = Atomic<Int>(0)
     private let reusedPartCount = Atomic<Int>(0)
+    private let resumedUploadCount = Atomic<Int>(0)
 
     public init() {}
 
@@ -22,6 +23,8 @@ public final class TransferStatistics: Sendable {
     public var bytesReceived: Int { receivedCount.load(ordering: .relaxed) }
     /// Parts of resumed multipart uploads that a previous run had stored and were not sent again.
     public var partsReused: Int { reusedPartCount.load(ordering: .relaxed) }
+    /// Multipart uploads completed with parts of an interrupted run.
+    public var uploadsResumed: Int { resumedUploadCount.load(ordering: .relaxed) }
 
     func recordRequest() { requestCount.add(1, ordering: .relaxed) }
     func recordRetry() { retryCount.add(1, ordering: .relaxed) }
@@ -30,6 +33,7 @@ public final class TransferStatistics: Sendable {
         receivedCount.add(received, ordering: .relaxed)
     }
     func recordReusedPart() { reusedPartCount.add(1, ordering: .relaxed) }
+    func recordResumedUpload() { resumedUploadCount.add(1, ordering: .relaxed) }
 }
 
 /// A destination that counts its traffic; the pipeline reports the counts when it finishes.

@@ -30,6 +30,7 @@ import TestSupport
         let second = try S3Destination(url: moto.url(bucket: first.location.bucket), options: moto.options())
         try stream(bytes, into: second.beginUpload(key: key, contentType: ContentType.nar, journal: journal))
         #expect(second.statistics.partsReused == stored.parts.count)
+        #expect(second.statistics.uploadsResumed == 1)
         let missing = bytes.count - stored.parts.reduce(0) { $0 + $1.size }
         // The missing parts, and the few hundred bytes of the completion request.
         #expect((missing..<missing + 4096).contains(second.statistics.bytesSent))
@@ -48,6 +49,7 @@ import TestSupport
         let other = pseudoRandomBytes(12 << 20, seed: 12)
         try stream(other, into: first.beginUpload(key: key, contentType: ContentType.nar, journal: journal))
         #expect(first.statistics.partsReused == 0)
+        #expect(first.statistics.uploadsResumed == 0)
         #expect(try first.read(key: key) == other)
         // The old upload was aborted, not left to linger.
         #expect(try first.multipartUploads().allSatisfy { $0.uploadID != old.uploadID })

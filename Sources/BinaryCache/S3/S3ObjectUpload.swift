@@ -94,6 +94,7 @@ final class S3ObjectUpload: ObjectUpload {
                 try client.completeMultipartUpload(key: key, uploadID: uploadID, parts: parts)
                 try journal?.uploadEnded(key: key, uploadID: uploadID)
                 if reusedCount > 0 {
+                    statistics.recordResumedUpload()
                     logger.info("resumed a multipart upload", metadata: [
                         "object": "\(client.objectName(key))", "parts reused": "\(reusedCount)", "parts sent": "\(parts.count - reusedCount)",
                     ])

@@ -2,27 +2,35 @@ import BinaryCache
 import Metrics
 import Synchronization
 
-/// Carries a destination's transfer counts (retries, resumed multipart parts) into counters:
-/// `update()` adds what happened since the last call.
+/// Carries a destination's transfer counts (retries, resumed multipart uploads and their parts)
+/// into counters: `update()` adds what happened since the last call.
 final class TransferMetrics: Sendable {
+    private struct Counts {
+        var retries = 0, uploadsResumed = 0, partsResumed = 0
+    }
+
     private let statistics: TransferStatistics
     private let retries: Counter
+    private let uploadsResumed: Counter
     private let partsResumed: Counter
-    private let seen = Mutex((retries: 0, partsResumed: 0))
+    private let seen = Mutex(Counts())
 
     init(_ statistics: TransferStatistics, destination: String) {
         self.statistics = statistics
-        retries = Counter(label: "narsync_request_retries_total", dimensions: [("destination", destination)])
-        partsResumed = Counter(label: "narsync_multipart_parts_resumed_total", dimensions: [("destination", destination)])
+        let dimensions = [("destination", destination)]
+        retries = Counter(label: "narsync_request_retries_total", dimensions: dimensions)
+        uploadsResumed = Counter(label: "narsync_multipart_uploads_resumed_total", dimensions: dimensions)
+        partsResumed = Counter(label: "narsync_multipart_parts_resumed_total", dimensions: dimensions)
     }
 
     func update() {
-        let (retriesNow, partsNow) = (statistics.retries, statistics.partsReused)
-        let (newRetries, newParts) = seen.withLock { seen in
-            defer { seen = (retriesNow, partsNow) }
-            return (retriesNow - seen.retries, partsNow - seen.partsResumed)
+        let now = Counts(retries: statistics.retries, uploadsResumed: statistics.uploadsResumed, partsResumed: statistics.partsReused)
+        let before = seen.withLock { seen in
+            defer { seen = now }
+            return seen
         }
-        if newRetries > 0 { retries.increment(by: newRetries) }
-        if newParts > 0 { partsResumed.increment(by: newParts) }
+        retries.increment(by: now.retries - before.retries)
+        uploadsResumed.increment(by: now.uploadsResumed - before.uploadsResumed)
+        partsResumed.increment(by: now.partsResumed - before.partsResumed)
     }
 }
