@@ -51,7 +51,7 @@ bucket nix-large; bucket narsync-large; bucket nix-small; bucket narsync-small
 measure "nix copy, ${large_mib} MiB path" nix copy --store "$store" --to "http://127.0.0.1:$port/nix-large?compression=zstd&secret-key=$work/key.sec" "$large"
 nix_large=$last
 measure "narsync, ${large_mib} MiB path" "$narsync" backfill --store-root "$store" --key-file "$work/key.sec" \
-    --to "s3://narsync-large?endpoint=127.0.0.1:$port&scheme=http&region=us-east-1" "$large"
+    ${NARSYNC_ARGS:-} --to "s3://narsync-large?endpoint=127.0.0.1:$port&scheme=http&region=us-east-1" "$large"
 narsync_large=$last
 # shellcheck disable=SC2086
 measure "nix copy, $small_count small paths" nix copy --store "$store" --to "http://127.0.0.1:$port/nix-small?compression=zstd&secret-key=$work/key.sec" $small

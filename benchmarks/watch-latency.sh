@@ -23,7 +23,7 @@ store="$work/store"
 echo seed > "$work/seed"; nix-store --store "$store" --add "$work/seed" >/dev/null
 if ((extra > 0)); then
     nix-instantiate --store "$store" --read-write-mode --eval --strict -E \
-        "builtins.length (map (i: builtins.toFile \"bulk-\${toString i}\" \"\${toString i}\") (builtins.genList (i: i) $extra))" >/dev/null
+        "let paths = map (i: builtins.toFile \"bulk-\${toString i}\" \"\${toString i}\") (builtins.genList (i: i) $extra); in builtins.deepSeq paths (builtins.length paths)" >/dev/null
 fi
 echo "valid paths in the database: $(sqlite3 "$store/nix/var/nix/db/db.sqlite" 'select count(*) from ValidPaths')"
 

@@ -23,6 +23,14 @@ import TestSupport
         FileManager.default.contents(atPath: directory.appending(key)).map(Array.init)
     }
 
+    @Test func aLoginInTheURLIsRefusedWithoutRepeatingThePassword() {
+        let error = #expect(throws: DestinationError.self) {
+            try HTTPDestination(url: "https://uploader:hunter2@cache.example.org/nix", options: options())
+        }
+        #expect("\(error!)".contains("--netrc-file"))
+        #expect(!"\(error!)".contains("hunter2"))
+    }
+
     @Test func putExistsAndReadAsNixDoes() throws {
         let server = try HTTPCacheServer(directory: directory.path)
         defer { server.stop() }

@@ -20,6 +20,13 @@ public final class HTTPDestination: BinaryCacheDestination, TransferStatisticsRe
             throw DestinationError.configuration(url, "not an http:// or https:// URL")
         }
         try parsed.rejectUnknownParameters(known: [], location: url)
+        // A login in the URL would show in `ps`, in logs and in error messages.
+        if parsed.rest.prefix(while: { $0 != "/" }).contains("@") {
+            throw DestinationError.configuration(
+                "\(parsed.scheme)://\(parsed.rest.drop(while: { $0 != "@" }).dropFirst())",
+                "a login in the URL is refused: it would show in process listings and logs",
+                hint: "put it in a netrc file (--netrc-file) or a bearer token file (--bearer-token-file)")
+        }
         var base = "\(parsed.scheme)://\(parsed.rest)"
         while base.hasSuffix("/") { base.removeLast() }
         baseURL = base
