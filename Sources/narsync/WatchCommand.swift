@@ -114,7 +114,7 @@ struct WatchCommand: AsyncParsableCommand {
         if let metricsServer { logger.info("serving metrics", metadata: ["url": "http://\(metricsServer.address)/metrics"]) }
 
         let control = WatchControl()
-        let signals = try await SignalEvents.start()
+        let signals = try SignalEvents.start()
         defer { signals.cancel() }
         let signalHandling = Task {
             for await event in signals.events {
