@@ -61,7 +61,7 @@ public final class HookServer: @unchecked Sendable {
     private let listener: FileDescriptor
     private let wakeReader: FileDescriptor
     private let wakeWriter: FileDescriptor
-    private let spoolEvents: FileDescriptor?
+    private let spoolEvents: InotifyWatch?
     private let stopped = DispatchSemaphore(value: 0)
     private let stateLock = NSLock()
     private var isShutDown = false
@@ -125,7 +125,7 @@ public final class HookServer: @unchecked Sendable {
             var entries = [pollfd(fd: wakeReader.rawValue, events: Int16(POLLIN), revents: 0)]
             let acceptsMore = connections.count < configuration.maximumConnections
             entries.append(pollfd(fd: acceptsMore ? listener.rawValue : -1, events: Int16(POLLIN), revents: 0))
-            entries.append(pollfd(fd: spoolEvents?.rawValue ?? -1, events: Int16(POLLIN), revents: 0))
+            entries.append(pollfd(fd: spoolEvents?.descriptor.rawValue ?? -1, events: Int16(POLLIN), revents: 0))
             entries += connections.map { pollfd(fd: $0.socket.rawValue, events: Int16(POLLIN), revents: 0) }
             let wakeUp = connections.map(\.deadline).min().map { min($0, nextRescan) } ?? nextRescan
             let timeout = configuration.spool == nil && connections.isEmpty ? -1 : UnixSocket.milliseconds(now.duration(to: wakeUp))
@@ -249,22 +249,15 @@ public final class HookServer: @unchecked Sendable {
         return names.count <= Self.spoolBatchSize
     }
 
-    /// An inotify descriptor that becomes readable when a file appears in the spool.
-    private static func watch(_ spool: Spool) throws -> FileDescriptor {
+    /// An inotify watch that becomes readable when a file appears in the spool.
+    private static func watch(_ spool: Spool) throws -> InotifyWatch {
         try createDirectories(spool.directory, mode: 0o700)
-        let fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
-        guard fd >= 0 else { throw SystemError("cannot watch the spool directory", spool.directory) }
-        let descriptor = FileDescriptor(owning: fd)
-        guard inotify_add_watch(fd, spool.directory, UInt32(IN_MOVED_TO | IN_CREATE)) >= 0 else {
-            throw SystemError("cannot watch the spool directory", spool.directory)
-        }
-        return descriptor
+        return try InotifyWatch(directory: spool.directory, mask: IN_MOVED_TO | IN_CREATE)
     }
 
+    /// Any new file means "drain the spool", whichever it was.
     private func discardEvents() {
-        guard let spoolEvents else { return }
-        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
-        while buffer.withUnsafeMutableBytes({ Glibc.read(spoolEvents.rawValue, $0.baseAddress, $0.count) }) > 0 {}
+        _ = try? spoolEvents?.readEvents()
     }
 
     // MARK: - The socket

@@ -1,22 +1,27 @@
 import Glibc
-import SystemSupport
 
 /// One inotify event: what happened (`IN_*` bits) to which file of the watched directory.
-struct InotifyEvent: Equatable, Sendable {
-    var mask: UInt32
+public struct InotifyEvent: Equatable, Sendable {
+    public var mask: UInt32
     /// The file's name in the directory; empty for events about the directory itself.
-    var name: String
+    public var name: String
 
-    func has(_ bit: Int32) -> Bool { mask & UInt32(bitPattern: bit) != 0 }
+    public init(mask: UInt32, name: String) {
+        self.mask = mask
+        self.name = name
+    }
+
+    public func has(_ bit: Int32) -> Bool { mask & UInt32(bitPattern: bit) != 0 }
 }
 
 /// An inotify instance watching one directory, read without blocking.
-final class InotifyWatch: @unchecked Sendable {
-    let directory: String
-    let descriptor: FileDescriptor
+public final class InotifyWatch: @unchecked Sendable {
+    public let directory: String
+    /// Becomes readable (for poll(2)) when events are queued.
+    public let descriptor: FileDescriptor
     private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
 
-    init(directory: String, mask: Int32) throws {
+    public init(directory: String, mask: Int32) throws {
         self.directory = directory
         let fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
         guard fd >= 0 else { throw SystemError("cannot create an inotify instance to watch", directory) }
@@ -27,7 +32,7 @@ final class InotifyWatch: @unchecked Sendable {
     }
 
     /// The events queued now; empty when there are none.
-    func readEvents() throws -> [InotifyEvent] {
+    public func readEvents() throws -> [InotifyEvent] {
         var events: [InotifyEvent] = []
         while true {
             let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor.rawValue, $0.baseAddress, $0.count) }
@@ -42,7 +47,7 @@ final class InotifyWatch: @unchecked Sendable {
 
     /// Splits what read(2) returned into events: `struct inotify_event` headers (wd, mask,
     /// cookie, len), each followed by `len` bytes of NUL-padded name.
-    static func parse(_ bytes: UnsafeRawBufferPointer) -> [InotifyEvent] {
+    public static func parse(_ bytes: UnsafeRawBufferPointer) -> [InotifyEvent] {
         let headerSize = 16
         var events: [InotifyEvent] = []
         var offset = 0
