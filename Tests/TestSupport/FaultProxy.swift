@@ -1,4 +1,5 @@
 import Foundation
+import SystemSupport
 
 /// A loopback HTTP proxy between narsync and a server (moto) that breaks some requests on
 /// purpose, as networks and S3 do: error answers, connections cut mid-body, long pauses.
@@ -73,7 +74,7 @@ public final class FaultProxy: @unchecked Sendable {
             try client.writeResponse(status: status, headers: headers, body: head.method == "HEAD" ? [] : Array(xml.utf8))
             return true
         case .delay(let pause):
-            Thread.sleep(forTimeInterval: Double(pause.components.seconds) + Double(pause.components.attoseconds) / 1e18)
+            Thread.sleep(forTimeInterval: pause.timeInterval)
         default:
             break
         }

@@ -1,6 +1,7 @@
 import Foundation
 import NixStore
 import SQLite
+import SystemSupport
 
 /// Why a path is queued; higher priorities are published first.
 public enum Priority: Int, Comparable, Codable, Sendable, CaseIterable {
@@ -171,11 +172,4 @@ extension Manifest {
 
     /// How many dropped paths the manifest remembers per destination.
     static let droppedPathsKept = 1000
-}
-
-extension Duration {
-    /// The duration in seconds, for `Date` arithmetic.
-    var timeInterval: TimeInterval {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
 }

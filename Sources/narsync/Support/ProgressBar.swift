@@ -2,6 +2,7 @@ import Foundation
 import NixStore
 import Replication
 import Synchronization
+import SystemSupport
 
 /// A one-line live progress display on standard error, for interactive runs:
 /// `[=====>     ] 12/40 paths  1.2/3.4 GiB  85.3 MB/s  ETA 0:27`
@@ -62,7 +63,7 @@ final class ProgressBar: PublishProgress {
         let width = 24
         let filled = min(width, Int(fraction * Double(width)))
         let bar = String(repeating: "=", count: filled) + (filled < width ? ">" : "") + String(repeating: " ", count: max(0, width - filled - 1))
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.timeInterval
         let rate = seconds > 0 ? Double(state.doneBytes) / seconds : 0
         var line = "[\(bar)] \(state.donePaths)/\(state.totalPaths) paths  \(ByteCount(state.doneBytes))/\(ByteCount(state.totalBytes))  \(ByteCount(UInt64(rate)))/s"
         if rate > 0, state.doneBytes < state.totalBytes {

@@ -2,6 +2,7 @@ import BinaryCache
 import Foundation
 import NixStore
 import Replication
+import SystemSupport
 
 /// The closing lines of a backfill: what was done, how much, how fast, and what failed.
 struct SummaryReport {
@@ -16,7 +17,7 @@ struct SummaryReport {
     }
 
     var text: String {
-        let seconds = Double(summary.duration.components.seconds) + Double(summary.duration.components.attoseconds) / 1e18
+        let seconds = summary.duration.timeInterval
         let rate = seconds > 0 ? UInt64(Double(summary.narBytes) / seconds) : 0
         var lines = [
             "uploaded \(summary.published.count), already cached \(summary.alreadyCached), failed \(summary.failures.count), vanished \(summary.vanished.count)",
