@@ -74,7 +74,7 @@ import TestSupport
 
     @Test func aSecondRunUploadsNothing() throws {
         #expect(try backfill([closure.top]).status == 0)
-        let narInfo = "\(cache)/\(hashPart(closure.top)).narinfo"
+        let narInfo = "\(cache)/\(narInfoName(of: closure.top))"
         let before = try FileManager.default.attributesOfItem(atPath: narInfo)[.modificationDate] as? Date
         let second = try backfill([closure.top])
         #expect(second.status == 0)
@@ -90,8 +90,8 @@ import TestSupport
         try nix.run("nix", ["copy", "--store", nix.storeRoot, "--to",
                             "file://\(nixCache)?compression=zstd&secret-key=\(key.secretKeyFile)", closure.top])
         for output in closure.outputs.values {
-            let ours = try narInfoFields("\(cache)/\(hashPart(output)).narinfo")
-            let theirs = try narInfoFields("\(nixCache)/\(hashPart(output)).narinfo")
+            let ours = try narInfoFields("\(cache)/\(narInfoName(of: output))")
+            let theirs = try narInfoFields("\(nixCache)/\(narInfoName(of: output))")
             // Same fields in the same order, and the same values but for the compressed file's name and hash.
             #expect(ours.map(\.0) == theirs.map(\.0))
             for ((name, value), (_, expected)) in zip(ours, theirs) where !["URL", "FileHash", "FileSize"].contains(name) {
@@ -136,12 +136,9 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: cache))
     }
 
-    private func hashPart(_ storePath: String) -> String {
-        String(storePath.dropFirst("/nix/store/".count).prefix(32))
-    }
 
     private func narInfoExists(_ storePath: String) -> Bool {
-        FileManager.default.fileExists(atPath: "\(cache)/\(hashPart(storePath)).narinfo")
+        FileManager.default.fileExists(atPath: "\(cache)/\(narInfoName(of: storePath))")
     }
 
     private func narInfoFields(_ file: String) throws -> [(String, String)] {

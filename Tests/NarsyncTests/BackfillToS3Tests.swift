@@ -20,12 +20,7 @@ import TestSupport
         key = try nix.generateKey(name: "narsync-s3-test-1")
     }
 
-    private var environment: [String: String] {
-        var environment = nix.environment
-        environment["AWS_ACCESS_KEY_ID"] = credentials.accessKeyID
-        environment["AWS_SECRET_ACCESS_KEY"] = credentials.secretAccessKey
-        return environment
-    }
+    private var environment: [String: String] { credentials.added(to: nix.environment) }
 
     private func bucket(port: Int? = nil) throws -> (name: String, url: String) {
         let name = "narsync-\(UUID().uuidString.prefix(8).lowercased())"

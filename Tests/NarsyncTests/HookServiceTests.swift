@@ -22,8 +22,8 @@ import TestSupport
         chmod(hook, 0o755)
         nix = try NixEnvironment(extraConfig: "post-build-hook = \(hook)")
         keep = directory
-        try "seed".write(toFile: nix.directory.appending("seed"), atomically: true, encoding: .utf8)
-        _ = try nix.add(nix.directory.appending("seed"))
+        // The store must exist before narsync can watch its database.
+        try nix.createStore()
     }
 
     private let keep: TemporaryDirectory
@@ -38,7 +38,7 @@ import TestSupport
     }
 
     private func isPublished(_ storePath: String) -> Bool {
-        FileManager.default.fileExists(atPath: "\(cache)/\(storePath.dropFirst("/nix/store/".count).prefix(32)).narinfo")
+        FileManager.default.fileExists(atPath: "\(cache)/\(narInfoName(of: storePath))")
     }
 
     private func spooled() -> [String] {
@@ -95,7 +95,7 @@ import TestSupport
         let buildTime = ContinuousClock.now - started
         let publishedAt = ContinuousClock.now
         #expect(eventually(timeout: .seconds(60)) {
-            (try? LoopbackHTTP.request(port: moto.port, method: "HEAD", target: "/slow/\(output.dropFirst(11).prefix(32)).narinfo").status) == 200
+            (try? LoopbackHTTP.request(port: moto.port, method: "HEAD", target: "/slow/\(narInfoName(of: output))").status) == 200
         }, "\(watch.output)")
         let publishTime = ContinuousClock.now - publishedAt + buildTime
         // The build returned long before its upload was done: the hook only handed it over.

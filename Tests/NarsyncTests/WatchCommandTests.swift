@@ -11,8 +11,7 @@ import TestSupport
     init() throws {
         nix = try NixEnvironment()
         // The store must exist before narsync can watch its database.
-        try "seed".write(toFile: nix.directory.appending("seed"), atomically: true, encoding: .utf8)
-        _ = try nix.add(nix.directory.appending("seed"))
+        try nix.createStore()
         state = nix.directory.appending("state")
         cache = nix.directory.appending("state/cache")
     }
@@ -24,12 +23,9 @@ import TestSupport
         ] + extra, environment: nix.environment, logFile: nix.directory.appending("watch-\(UUID().uuidString).log"))
     }
 
-    private func hashPart(_ storePath: String) -> String {
-        String(storePath.dropFirst("/nix/store/".count).prefix(32))
-    }
 
     private func isPublished(_ storePath: String) -> Bool {
-        FileManager.default.fileExists(atPath: "\(cache)/\(hashPart(storePath)).narinfo")
+        FileManager.default.fileExists(atPath: "\(cache)/\(narInfoName(of: storePath))")
     }
 
     private func trustedKey() throws -> String {
@@ -86,7 +82,7 @@ import TestSupport
         let backfilling = try BackgroundProcess(narsyncExecutable, [
             "watch", "--store-root", nix.storeRoot, "--state-dir", otherState, "--initial-backfill", "--hook-socket", "none",
         ], environment: nix.environment, logFile: nix.directory.appending("watch-2.log"))
-        #expect(eventually { FileManager.default.fileExists(atPath: "\(otherState)/cache/\(hashPart(old)).narinfo") }, "\(backfilling.output)")
+        #expect(eventually { FileManager.default.fileExists(atPath: "\(otherState)/cache/\(narInfoName(of: old))") }, "\(backfilling.output)")
         backfilling.stop()
     }
 

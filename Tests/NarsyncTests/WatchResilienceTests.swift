@@ -17,8 +17,7 @@ import TestSupport
     init() throws {
         nix = try NixEnvironment()
         // The store must exist before narsync can watch its database.
-        try "seed".write(toFile: nix.directory.appending("seed"), atomically: true, encoding: .utf8)
-        _ = try nix.add(nix.directory.appending("seed"))
+        try nix.createStore()
         moto = try MotoServer()
         credentials = try moto.enableSignatureChecking()
         state = nix.directory.appending("state")
@@ -27,12 +26,7 @@ import TestSupport
 
     // MARK: - Harness
 
-    private var environment: [String: String] {
-        var environment = nix.environment
-        environment["AWS_ACCESS_KEY_ID"] = credentials.accessKeyID
-        environment["AWS_SECRET_ACCESS_KEY"] = credentials.secretAccessKey
-        return environment
-    }
+    private var environment: [String: String] { credentials.added(to: nix.environment) }
 
     /// The bucket's URL, reached at `port` (moto's, or a fault proxy's in front of it).
     private func url(port: Int? = nil) -> String {
@@ -67,12 +61,9 @@ import TestSupport
     }
 
     private func isPublished(_ storePath: String, in bucket: S3Destination) -> Bool {
-        (try? bucket.exists(key: "\(hashPart(storePath)).narinfo")) ?? false
+        (try? bucket.exists(key: "\(narInfoName(of: storePath))")) ?? false
     }
 
-    private func hashPart(_ storePath: String) -> String {
-        String(storePath.dropFirst("/nix/store/".count).prefix(32))
-    }
 
     /// The destination's entry of `narsync status --json`.
     private func status() throws -> [String: Any] {
@@ -121,7 +112,7 @@ import TestSupport
         #expect(eventually(timeout: .seconds(60)) { isPublished(large, in: bucket) }, "\(second.output)")
         #expect(second.stop() == 0)
 
-        let narInfo = String(decoding: try bucket.read(key: "\(hashPart(large)).narinfo") ?? [], as: UTF8.self)
+        let narInfo = String(decoding: try bucket.read(key: "\(narInfoName(of: large))") ?? [], as: UTF8.self)
         let fileSize = narInfo.split(separator: "\n").first { $0.hasPrefix("FileSize: ") }.flatMap { Int($0.dropFirst(10)) } ?? 0
         let totalParts = (fileSize + (8 << 20) - 1) / (8 << 20)
         let sentAfterRestart = proxy.requests.dropFirst(sentBeforeRestart).filter(Self.isPartUpload).count

@@ -11,6 +11,14 @@ public final class MotoServer: @unchecked Sendable {
     public struct Credentials: Sendable {
         public var accessKeyID: String
         public var secretAccessKey: String
+
+        /// `environment` with these credentials where AWS tools (and narsync) look for them.
+        public func added(to environment: [String: String]) -> [String: String] {
+            var environment = environment
+            environment["AWS_ACCESS_KEY_ID"] = accessKeyID
+            environment["AWS_SECRET_ACCESS_KEY"] = secretAccessKey
+            return environment
+        }
     }
 
     /// Starts moto and waits until it answers.

@@ -39,3 +39,9 @@ extension NixEnvironment {
         try attempt("nix-store", ["--store", storeRoot, "--verify", "--check-contents"])
     }
 }
+
+/// The name of a store path's narinfo in a binary cache: `<hash part>.narinfo`, for a full
+/// path such as `/nix/store/<hash>-name`.
+public func narInfoName(of storePath: String) -> String {
+    "\((storePath as NSString).lastPathComponent.prefix(32)).narinfo"
+}

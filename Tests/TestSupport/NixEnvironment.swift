@@ -42,6 +42,14 @@ public final class NixEnvironment: @unchecked Sendable {
     /// Another empty store root under this environment's directory.
     public func makeStoreRoot(_ name: String) -> String { directory.appending(name) }
 
+    /// Makes the store's database exist (Nix creates it on first use), as `narsync watch`
+    /// needs a database to watch: adds one small file.
+    public func createStore() throws {
+        let seed = directory.appending("seed")
+        try "seed".write(toFile: seed, atomically: true, encoding: .utf8)
+        _ = try add(seed)
+    }
+
     /// Runs a Nix tool (`nix`, `nix-store`, `nix-build`, ...) and throws unless it succeeds.
     @discardableResult
     public func run(_ tool: String, _ arguments: [String], input: [UInt8]? = nil) throws -> ProcessResult {

@@ -149,7 +149,7 @@ import TestSupport
                 """.write(toFile: config, atomically: true, encoding: .utf8)
         }
         let published = { (cache: String, path: String) in
-            FileManager.default.fileExists(atPath: "\(cache)/\(path.dropFirst("/nix/store/".count).prefix(32)).narinfo")
+            FileManager.default.fileExists(atPath: "\(cache)/\(narInfoName(of: path))")
         }
         try write(one)
         let watch = try BackgroundProcess(narsyncExecutable, ["watch", "--config", config],
@@ -169,8 +169,8 @@ import TestSupport
 
     @Test func aBadFileOnSIGHUPIsLoggedAndTheServiceGoesOn() throws {
         let nix = try NixEnvironment()
-        try "seed".write(toFile: nix.directory.appending("seed"), atomically: true, encoding: .utf8)
-        _ = try nix.add(nix.directory.appending("seed"))
+        // The store must exist before narsync can watch its database.
+        try nix.createStore()
         let config = nix.directory.appending("config.toml")
         try """
             state-dir = "\(nix.directory.appending("state"))"
@@ -192,8 +192,7 @@ import TestSupport
         // Still at work: a path added now is published.
         try "late".write(toFile: nix.directory.appending("late"), atomically: true, encoding: .utf8)
         let late = try nix.add(nix.directory.appending("late"))
-        let hash = String(late.dropFirst("/nix/store/".count).prefix(32))
-        #expect(eventually { FileManager.default.fileExists(atPath: nix.directory.appending("state/cache/\(hash).narinfo")) }, "\(watch.output)")
+        #expect(eventually { FileManager.default.fileExists(atPath: nix.directory.appending("state/cache/\(narInfoName(of: late))")) }, "\(watch.output)")
         #expect(watch.stop(SIGTERM) == 0)
     }
 }

@@ -7,8 +7,8 @@ import TestSupport
 @Suite struct SeveralDestinationsTests {
     @Test func eachDestinationGetsThePathsItsFiltersAccept() throws {
         let nix = try NixEnvironment()
-        try "seed".write(toFile: nix.directory.appending("seed"), atomically: true, encoding: .utf8)
-        _ = try nix.add(nix.directory.appending("seed"))
+        // The store must exist before narsync can watch its database.
+        try nix.createStore()
         let (state, one, two) = (nix.directory.appending("state"), nix.directory.appending("one"), nix.directory.appending("two"))
         let config = nix.directory.appending("config.toml")
         try """
@@ -35,7 +35,7 @@ import TestSupport
         }
         let kept = try add("kept-file"), other = try add("other-file")
         let published = { (cache: String, path: String) in
-            FileManager.default.fileExists(atPath: "\(cache)/\(path.dropFirst("/nix/store/".count).prefix(32)).narinfo")
+            FileManager.default.fileExists(atPath: "\(cache)/\(narInfoName(of: path))")
         }
         #expect(eventually { published(one, kept) && published(two, other) }, "\(watch.output)")
         #expect(!published(one, other) && !published(two, kept))
