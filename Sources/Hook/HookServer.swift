@@ -217,6 +217,9 @@ public final class HookServer: @unchecked Sendable {
     /// the next rescan, in order.
     private func drainSpool() -> Bool {
         guard let spool = configuration.spool else { return true }
+        for name in spool.removeAbandonedTemporaryFiles() {
+            logger.notice("removed a spool file left half-written by a hook that died", metadata: ["file": "\(name)"])
+        }
         let names: [String]
         do {
             names = try spool.pending()

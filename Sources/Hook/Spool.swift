@@ -49,6 +49,11 @@ public struct Spool: Sendable {
     /// The names of the requests waiting, oldest first. Temporary files of writers still at
     /// work (or that crashed) are not listed.
     public func pending() throws -> [String] {
+        try entries().filter { !$0.hasPrefix(".") && $0.hasSuffix(Self.suffix) }.sorted()
+    }
+
+    /// Every name in the spool directory; none if it does not exist yet.
+    private func entries() throws -> [String] {
         guard let directoryStream = opendir(directory) else {
             if errno == ENOENT { return [] }
             throw SystemError("cannot list the spool directory", directory)
@@ -56,10 +61,26 @@ public struct Spool: Sendable {
         defer { closedir(directoryStream) }
         var names: [String] = []
         while let entry = readdir(directoryStream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if !name.hasPrefix("."), name.hasSuffix(Self.suffix) { names.append(name) }
+            names.append(withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })
         }
-        return names.sorted()
+        return names
+    }
+
+    /// Removes the temporary files of hooks that died while writing (they are never renamed
+    /// into requests) once they are older than `age`: a hook writes its file in milliseconds.
+    /// Returns the names removed.
+    @discardableResult
+    public func removeAbandonedTemporaryFiles(olderThan age: Duration = .seconds(600)) -> [String] {
+        let cutoff = Date().addingTimeInterval(-age.timeInterval).timeIntervalSince1970
+        var removed: [String] = []
+        for name in (try? entries()) ?? [] {
+            guard name.hasPrefix("."), name.contains(Self.suffix + ".tmp-") else { continue }
+            var info = stat()
+            let path = "\(directory)/\(name)"
+            guard lstat(path, &info) == 0, Double(info.st_mtim.tv_sec) < cutoff, unlink(path) == 0 else { continue }
+            removed.append(name)
+        }
+        return removed
     }
 
     /// Reads and parses the request `name`.

@@ -54,6 +54,25 @@ import TestSupport
         #expect(try spool.pending().isEmpty)
     }
 
+    @Test func removesTemporaryFilesOfHooksThatDiedOnlyWhenOld() throws {
+        let directory = try TemporaryDirectory()
+        let spool = Spool(directory: directory.path)
+        let abandoned = ".0001.request.tmp-1-2", fresh = ".0002.request.tmp-3-4"
+        for name in [abandoned, fresh, ".hidden", "notes.txt"] {
+            try Data("half".utf8).write(to: URL(fileURLWithPath: directory.appending(name)))
+        }
+        let request = try spool.write(try request("kept"), storeDirectory: store)
+        let anHourAgo = Date().addingTimeInterval(-3600)
+        for name in [abandoned, ".hidden", "notes.txt", (request as NSString).lastPathComponent] {
+            try FileManager.default.setAttributes([.modificationDate: anHourAgo], ofItemAtPath: directory.appending(name))
+        }
+
+        #expect(spool.removeAbandonedTemporaryFiles() == [abandoned])
+        // A hook may still be writing the fresh one; requests and other files are not its business.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+            == [".0002.request.tmp-3-4", ".hidden", (request as NSString).lastPathComponent, "notes.txt"].sorted())
+    }
+
     @Test func movesMalformedRequestsAsideWithTheReason() throws {
         let directory = try TemporaryDirectory()
         let spool = Spool(directory: directory.path)

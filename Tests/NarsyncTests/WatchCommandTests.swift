@@ -86,6 +86,24 @@ import TestSupport
         backfilling.stop()
     }
 
+    @Test func aSecondWatchOnTheSameStateDirectoryRefusesToStart() throws {
+        let first = try startWatch()
+        #expect(eventually { first.output.contains("watching") }, "\(first.output)")
+        let second = try Subprocess.run(narsyncExecutable, [
+            "watch", "--store-root", nix.storeRoot, "--state-dir", state, "--hook-socket", "none",
+        ], environment: nix.environment)
+        #expect(second.status == 2)
+        #expect(second.standardError.contains("in use by another narsync watch (pid \(first.process.processIdentifier))"),
+                "\(second.standardError)")
+        // The first one goes on publishing; once it is gone, kill -9 included, the directory is free.
+        let path = try nix.build(shellDerivation(name: "still-served", script: "echo served > $out"))[0]
+        #expect(eventually { isPublished(path) }, "\(first.output)")
+        first.stop(SIGKILL)
+        let third = try startWatch()
+        #expect(eventually { third.output.contains("watching") }, "\(third.output)")
+        #expect(third.stop() == 0)
+    }
+
     @Test func statusReportsTheManifest() throws {
         let watch = try startWatch()
         #expect(eventually { watch.output.contains("watching") })

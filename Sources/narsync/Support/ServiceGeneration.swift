@@ -15,6 +15,9 @@ struct ServiceGeneration {
     private let gauges: ServiceGauges?
     /// `narsync hook`'s socket and spool, feeding every service of this generation.
     private let hookServer: HookServer?
+    /// Held from before the manifest opens until `shutdown`, so a second `watch` on the same
+    /// state directory refuses to start instead of sharing its queue.
+    private let lock: StateDirectoryLock
 
     /// Opens the manifest, keys and destinations: whatever the configuration gets wrong throws here.
     init(_ commands: [WatchCommand], logger: Logger, metrics: Bool) throws {
@@ -24,6 +27,7 @@ struct ServiceGeneration {
         if let twice = WatchCommand.destinationGivenTwice(commands) {
             throw ValidationError("two [[destination]] tables publish to \(twice); they would share one queue")
         }
+        lock = try StateDirectoryLock(stateDirectory: stateDirectory)
         let manifest = AsyncManifest(try Manifest(
             stateDirectory: stateDirectory, retryPolicy: RetryPolicy(initial: .seconds(first.retryInitialSeconds))))
         var gauges = ServiceGauges(destinations: [], manifest: manifest, layout: layout)
@@ -86,6 +90,7 @@ struct ServiceGeneration {
     func shutdown() {
         hookServer?.shutdown()
         for executor in executors { executor.shutdown() }
+        lock.release()
     }
 }
 
