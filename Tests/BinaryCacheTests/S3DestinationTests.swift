@@ -113,6 +113,30 @@ import TestSupport
         #expect(head.header("x-amz-storage-class") == "STANDARD_IA")
     }
 
+    @Test func requestsGoInParallelWhenTheServerClosesEveryConnection() throws {
+        // moto (and some proxies) end each connection after one answer. Waiting for a
+        // connection that might multiplex would then send one request at a time: a round trip
+        // per request on a real network, whatever --jobs says.
+        let moto = try SharedMoto.required
+        let bucket = try moto.makeBucket().location.bucket
+        let proxy = try FaultProxy(upstreamPort: moto.server.port, closesConnections: true) { _, _, _ in .delay(.milliseconds(300)) }
+        defer { proxy.stop() }
+        let destination = try S3Destination(url: moto.url(bucket: bucket, port: proxy.port), options: moto.options())
+        let group = DispatchGroup()
+        for index in 0..<8 {
+            group.enter()
+            Thread {
+                #expect(throws: Never.self) {
+                    try destination.put(key: "\(index).narinfo", contents: [UInt8(index)], contentType: ContentType.narInfo)
+                }
+                group.leave()
+            }.start()
+        }
+        group.wait()
+        #expect(proxy.requests.count == 8)
+        #expect(proxy.maxConcurrentRequests >= 4, "at most \(proxy.maxConcurrentRequests) requests were in flight at once")
+    }
+
     @Test func twoWritersOfOneKeyLeaveOneWholeObject() throws {
         // Two narsync instances upload the same NAR at once: its key names its content, so
         // whichever completes last leaves the same bytes, and neither leaves parts behind.

@@ -25,14 +25,22 @@ public final class FaultProxy: @unchecked Sendable {
     }
 
     public let upstreamPort: Int
+    /// Whether each answer says `Connection: close` and ends its connection, as moto does.
+    public let closesConnections: Bool
     private let plan: @Sendable (_ index: Int, _ method: String, _ target: String) -> Fault?
     private var listener: LoopbackListener!
     private let lock = NSLock()
     private var seen: [Request] = []
+    private var inFlight = 0
+    private var mostInFlight = 0
 
     /// - Parameter plan: the fault for the request numbered `index` (from 0, in arrival order).
-    public init(upstreamPort: Int, plan: @escaping @Sendable (_ index: Int, _ method: String, _ target: String) -> Fault?) throws {
+    public init(
+        upstreamPort: Int, closesConnections: Bool = false,
+        plan: @escaping @Sendable (_ index: Int, _ method: String, _ target: String) -> Fault?
+    ) throws {
         self.upstreamPort = upstreamPort
+        self.closesConnections = closesConnections
         self.plan = plan
         listener = try LoopbackListener { [weak self] connection in self?.serve(connection) }
     }
@@ -41,6 +49,8 @@ public final class FaultProxy: @unchecked Sendable {
 
     public var port: Int { listener.port }
     public var requests: [Request] { lock.withLock { seen } }
+    /// The most requests the proxy was answering at one moment.
+    public var maxConcurrentRequests: Int { lock.withLock { mostInFlight } }
     public func stop() { listener.stop() }
 
     private func serve(_ client: SocketConnection) {
@@ -48,10 +58,13 @@ public final class FaultProxy: @unchecked Sendable {
             let fault: Fault? = lock.withLock {
                 let fault = plan(seen.count, head.method, head.target)
                 seen.append(Request(index: seen.count, method: head.method, target: head.target, fault: fault))
+                inFlight += 1
+                mostInFlight = max(mostInFlight, inFlight)
                 return fault
             }
+            defer { lock.withLock { inFlight -= 1 } }
             do {
-                if try !handle(head, fault: fault, client: client) { return }
+                if try !handle(head, fault: fault, client: client) || closesConnections { return }
             } catch {
                 return
             }
@@ -98,7 +111,7 @@ public final class FaultProxy: @unchecked Sendable {
         try upstream.write(request.bytes + body)
         guard var response = try upstream.readHead() else { throw TestFailure("upstream closed without answering") }
         let responseBody = try upstream.readResponseBody(response, requestMethod: head.method)
-        response.setHeader("Connection", nil)
+        response.setHeader("Connection", closesConnections ? "close" : nil)
         if head.method != "HEAD" {
             response.setHeader("Transfer-Encoding", nil)
             response.setHeader("Content-Length", String(responseBody.count))

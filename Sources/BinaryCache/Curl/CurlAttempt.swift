@@ -52,10 +52,12 @@ final class CurlAttempt {
         ccurl_easy_setopt_string(handle, CURLOPT_URL, request.url)
         ccurl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
         ccurl_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer)
-        // HTTP/2 where TLS negotiates it, and wait for a multiplexable connection rather than
-        // opening a new one for every part in flight.
+        // HTTP/2 where TLS negotiates it, and then wait for a multiplexable connection rather
+        // than opening a new one for every part in flight. Plain http:// is HTTP/1.1, one
+        // request per connection at a time: waiting there would send requests one by one
+        // whenever the server closes connections after each answer (as moto does).
         ccurl_easy_setopt_long(handle, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
-        ccurl_easy_setopt_long(handle, CURLOPT_PIPEWAIT, 1)
+        if request.url.hasPrefix("https://") { ccurl_easy_setopt_long(handle, CURLOPT_PIPEWAIT, 1) }
         ccurl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(settings.connectTimeout.milliseconds))
         ccurl_easy_setopt_long(handle, CURLOPT_UPLOAD_BUFFERSIZE, 512 * 1024)
         if let netrc = settings.netrcFile {
