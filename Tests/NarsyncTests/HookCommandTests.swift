@@ -166,7 +166,7 @@ import TestSupport
     }
 
     /// Median wall time of 50 calls of each binary, printed for the record (a debug build on a
-    /// shared machine: benchmarks/hook-latency.sh measures the release build).
+    /// shared machine: benchmarks/run --only hook measures the release build).
     @Test func callsAreFast() throws {
         let workspace = try Workspace()
         var environment = ProcessInfo.processInfo.environment
@@ -198,7 +198,7 @@ import TestSupport
             medians.append(try median(executable, "service running"))
         }
         #expect(try workspace.spool.pending().count == 100)
-        // Timing is the benchmark's business (benchmarks/hook-latency.sh); this records it.
+        // Timing is the benchmark's business (benchmarks/run --only hook); this records it.
         #expect(medians.count == 4)
     }
 
