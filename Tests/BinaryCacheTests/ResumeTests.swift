@@ -72,4 +72,33 @@ import TestSupport
         #expect(try destination.read(key: key) == bytes)
         #expect(journal.unfinishedUpload(key: key) == nil)
     }
+
+    /// Found by the crash-loop campaign: the parts stored while an upload waited for its last
+    /// part were journaled only once all had finished, so a kill in that wait sent them again.
+    @Test func partsStoredWhileTheLastIsOnItsWayAreJournaledAtOnce() throws {
+        let moto = try SharedMoto.required
+        let bucket = try moto.makeBucket().location.bucket
+        // Parts 1-3 take a moment, so that all are in flight when the upload commits; part 4 long.
+        let proxy = try FaultProxy(upstreamPort: moto.server.port) { _, method, target in
+            guard method == "PUT", target.contains("partNumber=") else { return nil }
+            return .delay(target.contains("partNumber=4&") || target.hasSuffix("partNumber=4") ? .seconds(4) : .milliseconds(300))
+        }
+        defer { proxy.stop() }
+        let destination = try S3Destination(url: moto.url(bucket: bucket, port: proxy.port), options: moto.options())
+        let journal = InMemoryJournal()
+        let key = "nar/waiting.nar.zst"
+        let bytes = pseudoRandomBytes(18 << 20, seed: 15)  // four parts: 5 5 5 3 MiB
+        // Only the committing thread touches the upload once it starts.
+        nonisolated(unsafe) let upload = try destination.beginUpload(key: key, contentType: ContentType.nar, journal: journal)
+        try stream(bytes, into: upload, commit: false)
+        let committed = Recorder<Bool>()
+        let committing = Thread { committed.record((try? upload.commit()) != nil) }
+        committing.start()
+        // While part 4 is on its way, the other three are in the journal.
+        #expect(eventually(timeout: .seconds(3)) { journal.unfinishedUpload(key: key)?.parts.count == 3 })
+        #expect(committed.recorded.isEmpty)
+        #expect(committed.wait(forCount: 1, timeout: 20) == [true])
+        #expect(try destination.read(key: key) == bytes)
+        #expect(journal.unfinishedUpload(key: key) == nil)
+    }
 }

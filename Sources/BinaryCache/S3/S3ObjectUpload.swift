@@ -88,7 +88,7 @@ final class S3ObjectUpload: ObjectUpload {
                 _ = try client.perform(.init(operation: "upload", method: "PUT", key: key, headers: headers, body: buffer))
             } else {
                 if !buffer.isEmpty { try sendPart() }
-                try absorb(tracker.collect(waitingForAll: true))
+                try absorbUntilAllFinished()
                 let parts = (1..<nextPart).compactMap { storedParts[$0] }
                 guard parts.count == nextPart - 1, let uploadID else { preconditionFailure("a part went missing") }
                 try client.completeMultipartUpload(key: key, uploadID: uploadID, parts: parts)
@@ -192,11 +192,22 @@ final class S3ObjectUpload: ObjectUpload {
         if let failure { throw failure }
     }
 
+    /// Waits for the parts in flight, journaling each as it is stored rather than all at the
+    /// end, so that a kill meanwhile leaves only the parts still on their way to send again.
+    /// Throws the first failure, once no part is in flight.
+    private func absorbUntilAllFinished() throws {
+        var failure: Error?
+        while let outcomes = tracker.nextFinished() {
+            do { try absorb(outcomes) } catch { failure = failure ?? error }
+        }
+        if let failure { throw failure }
+    }
+
     /// Cancels the parts in flight and waits for them; parts stored meanwhile are journaled.
     private func stopPartsInFlight() {
         cancellation.cancel()
         client.curl.wake()
-        try? absorb(tracker.collect(waitingForAll: true))
+        try? absorbUntilAllFinished()
     }
 
     private static func sameETag(_ a: String, _ b: String) -> Bool {
