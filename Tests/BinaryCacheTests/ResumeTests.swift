@@ -101,4 +101,28 @@ import TestSupport
         #expect(try destination.read(key: key) == bytes)
         #expect(journal.unfinishedUpload(key: key) == nil)
     }
+
+    /// Found by the crash-loop campaign: parts stored while the upload was still producing
+    /// its next part were journaled only when that part went out.
+    @Test func partsStoredWhileTheNextIsProducedAreJournaledAtTheNextWrite() throws {
+        let moto = try SharedMoto.required
+        let bucket = try moto.makeBucket().location.bucket
+        let proxy = try FaultProxy(upstreamPort: moto.server.port) { _, method, target in
+            method == "PUT" && target.contains("partNumber=") ? .delay(.milliseconds(300)) : nil
+        }
+        defer { proxy.stop() }
+        let destination = try S3Destination(url: moto.url(bucket: bucket, port: proxy.port), options: moto.options())
+        let journal = InMemoryJournal()
+        let key = "nar/producing.nar.zst"
+        let bytes = pseudoRandomBytes(18 << 20, seed: 16)
+        let upload = try destination.beginUpload(key: key, contentType: ContentType.nar, journal: journal)
+        try stream(Array(bytes.prefix(15 << 20)), into: upload, commit: false)  // parts 1-3 go out
+        #expect(eventually(timeout: .seconds(10)) { proxy.requests.filter { $0.target.contains("partNumber=") && $0.status == 200 }.count == 3 })
+        usleep(200_000)  // curl has handed the answers over
+        try bytes[(15 << 20)..<(15 << 20) + 1].withUnsafeBytes { try upload.write($0) }
+        #expect(journal.unfinishedUpload(key: key)?.parts.map(\.number) == [1, 2, 3])
+        try bytes[((15 << 20) + 1)...].withUnsafeBytes { try upload.write($0) }
+        try upload.commit()
+        #expect(try destination.read(key: key) == bytes)
+    }
 }

@@ -68,6 +68,13 @@ final class PartTracker: @unchecked Sendable {
         window.condition.unlock()
     }
 
+    /// The parts finished since the last call, without waiting.
+    func finishedSoFar() -> [PartOutcome] {
+        window.condition.lock()
+        defer { window.condition.unlock() }
+        return takeFinished()
+    }
+
     /// The parts finished since the last call, waiting for one if none has and some are in
     /// flight; nil once every part has finished and been handed out.
     func nextFinished() -> [PartOutcome]? {

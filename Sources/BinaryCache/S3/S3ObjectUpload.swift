@@ -67,6 +67,9 @@ final class S3ObjectUpload: ObjectUpload {
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         if let failure { throw failure }
         precondition(state == .writing, "write after commit or abort")
+        // Parts stored while this upload produced more bytes are journaled now rather than
+        // when the next part goes out, so that a kill meanwhile does not send them again.
+        try failing { try absorb(tracker.finishedSoFar()) }
         var offset = 0
         while offset < bytes.count {
             let wanted = sizing.size(ofPart: nextPart) - buffer.count
