@@ -125,4 +125,52 @@ import TestSupport
         try upload.commit()
         #expect(try destination.read(key: key) == bytes)
     }
+
+    /// Found by the crash-loop campaign: a run killed after S3 completed its upload, before it
+    /// recorded so, left the next run to send the whole object again.
+    @Test func uploadCompletedButNotRecordedIsNotSentAgain() throws {
+        let moto = try SharedMoto.required
+        let journal = ForgetfulJournal()
+        let key = "nar/completed.nar.zst"
+        let bytes = pseudoRandomBytes(12 << 20, seed: 17)  // three parts: 5 5 2 MiB
+        let first = try moto.makeBucket()
+        try stream(bytes, into: first.beginUpload(key: key, contentType: ContentType.nar, journal: journal))
+        #expect(journal.unfinishedUpload(key: key)?.parts.count == 3)
+
+        journal.forgetsEnds = false
+        let second = try S3Destination(url: moto.url(bucket: first.location.bucket), options: moto.options())
+        try stream(bytes, into: second.beginUpload(key: key, contentType: ContentType.nar, journal: journal))
+        #expect(second.statistics.partsReused == 3)
+        #expect(second.statistics.bytesSent == 0)
+        #expect(try second.read(key: key) == bytes)
+        #expect(journal.unfinishedUpload(key: key) == nil)
+
+        // Other bytes under the key (say, another compression level) replace the object.
+        let other = pseudoRandomBytes(11 << 20, seed: 18), replacement = Array(other.reversed())
+        journal.forgetsEnds = true
+        try stream(other, into: second.beginUpload(key: key, contentType: ContentType.nar, journal: journal))
+        journal.forgetsEnds = false
+        try stream(replacement, into: second.beginUpload(key: key, contentType: ContentType.nar, journal: journal))
+        #expect(try second.read(key: key) == replacement)
+        #expect(journal.unfinishedUpload(key: key) == nil)
+        #expect(try second.multipartUploads().isEmpty)
+    }
+}
+
+/// A journal that, while `forgetsEnds` is set, misses the end of uploads, as a narsync killed
+/// between completing an upload and recording it does.
+final class ForgetfulJournal: UploadJournal, @unchecked Sendable {
+    private let journal = InMemoryJournal()
+    private let lock = NSLock()
+    private var forgetting = true
+
+    var forgetsEnds: Bool {
+        get { lock.withLock { forgetting } }
+        set { lock.withLock { forgetting = newValue } }
+    }
+
+    func unfinishedUpload(key: String) -> UnfinishedUpload? { journal.unfinishedUpload(key: key) }
+    func uploadStarted(key: String, uploadID: String, partSize: Int) { journal.uploadStarted(key: key, uploadID: uploadID, partSize: partSize) }
+    func partStored(key: String, uploadID: String, part: StoredPart) { journal.partStored(key: key, uploadID: uploadID, part: part) }
+    func uploadEnded(key: String, uploadID: String) { if !forgetsEnds { journal.uploadEnded(key: key, uploadID: uploadID) } }
 }

@@ -77,9 +77,14 @@ extension S3Client {
             // A retry after a completion whose answer was lost finds the upload gone, and the
             // object in place: its key names its content, so it is the one we sent.
             guard error.attempts > 1, case .status(404, "NoSuchUpload", _) = error.reason,
-                (try? perform(Call(operation: "check", method: "HEAD", key: key))) != nil
+                (try? objectExists(key: key)) == true
             else { throw error }
         }
+    }
+
+    /// Whether S3 holds `key`; false when it cannot tell (403 without s3:ListBucket).
+    func objectExists(key: String) throws -> Bool {
+        try perform(Call(operation: "check", method: "HEAD", key: key), accepting: [403, 404]).status / 100 == 2
     }
 
     /// Discards an upload and its stored parts.
