@@ -1,3 +1,4 @@
+import BinaryCache
 import Foundation
 import SystemSupport
 import TestSupport
@@ -120,6 +121,15 @@ struct MultipartLedger {
     static func query(_ name: String, in target: String) -> String? {
         URLComponents(string: target)?.queryItems?.first { $0.name == name }?.value
     }
+}
+
+/// The NAR objects the narinfos `names` of `bucket` point to (their `URL:` lines). Paths with
+/// the same contents share one NAR object: it is named after the NAR's hash.
+func narKeys(of names: Set<String>, in bucket: any BinaryCacheDestination) throws -> Set<String> {
+    Set(try names.compactMap { name in
+        let text = String(decoding: try bucket.read(key: name) ?? [], as: UTF8.self)
+        return text.split(separator: "\n").first { $0.hasPrefix("URL: ") }.map { String($0.dropFirst(5)) }
+    })
 }
 
 /// Runs `body` on a thread of its own, for work a campaign does beside the test's own (a

@@ -99,8 +99,8 @@ import TestSupport
         case .large(let index, let mebibytes):
             return try nix.build(shellDerivation(
                 name: "large-\(index)-\(mebibytes)mib", script: "echo \(salt) > /dev/null; head -c \(mebibytes << 20) /dev/urandom > $out"))
-        case .closure:
-            return Array(try TestClosure.build(in: nix, salt: salt).outputs.values)
+        case .closure(let index):
+            return Array(try TestClosure.build(in: nix, salt: "\(salt)-\(index)").outputs.values)
         }
     }
 
@@ -188,7 +188,7 @@ import TestSupport
 
         #expect(expectedNames.isSubset(of: narInfos), "lost: \(expectedNames.subtracting(narInfos)); \(last.output)")
         #expect(narInfos == expectedNames, "extra: \(narInfos.subtracting(expectedNames))")
-        #expect(nars.count == narInfos.count)
+        #expect(try nars == narKeys(of: narInfos, in: bucket), "NAR objects no narinfo points to, or narinfos without their NAR")
         #expect(checker.violations.isEmpty, "\(checker.violations)")
         #expect(leftUploads.isEmpty, "\(leftUploads)")
         #expect(manifest["queued"] as? Int == 0 && manifest["uploadsInFlight"] as? Int == 0, "\(manifest)")
