@@ -29,6 +29,8 @@ final class S3ObjectUpload: ObjectUpload {
     /// Parts an interrupted run stored, trusted only when the same bytes come again.
     private var reusable: [Int: StoredPart] = [:]
     private var reusedCount = 0
+    /// Whether an attempt to create this upload went unanswered, and may have created another.
+    private var creationAnswerLost = false
     /// The parts of an upload an interrupted run completed without recording that it did: S3
     /// holds the object, so the same bytes (checked part by part) need not go out again.
     private var completedByInterruptedRun: [Int: StoredPart]?
@@ -110,6 +112,7 @@ final class S3ObjectUpload: ObjectUpload {
                     guard completed.count == parts.count else { throw try differsFromCompletedUpload(uploadID) }
                 } else {
                     try client.completeMultipartUpload(key: key, uploadID: uploadID, parts: parts)
+                    if creationAnswerLost { client.abortOtherUploads(key: key, keeping: uploadID) }
                 }
                 try journal?.uploadEnded(key: key, uploadID: uploadID)
                 if reusedCount > 0 {
@@ -170,8 +173,9 @@ final class S3ObjectUpload: ObjectUpload {
         if try reuse(number: number, size: bytes.count, sha256: sha256) { return }
         if uploadID == nil {
             let created = try client.createMultipartUpload(key: key, headers: headers)
-            uploadID = created
-            try journal?.uploadStarted(key: key, uploadID: created, partSize: sizing.initial)
+            uploadID = created.uploadID
+            creationAnswerLost = created.answerLost
+            try journal?.uploadStarted(key: key, uploadID: created.uploadID, partSize: sizing.initial)
         }
         while true {
             let finished = tracker.reserve()
