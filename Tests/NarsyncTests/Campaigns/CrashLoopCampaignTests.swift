@@ -37,46 +37,25 @@ import TestSupport
         case small(Int), large(Int, mebibytes: Int), closure(Int)
     }
 
-    let nix: NixEnvironment
-    let moto: MotoServer
-    let credentials: MotoServer.Credentials
+    let s3: NixAndBucket
     let state: String
-    let bucket = "narsync-crash-\(UUID().uuidString.prefix(8).lowercased())"
 
     init() throws {
-        nix = try NixEnvironment()
-        try nix.createStore()
-        moto = try MotoServer()
-        credentials = try moto.enableSignatureChecking()
-        state = nix.directory.appending("state")
-        try signedBucket().createBucket()
+        s3 = try NixAndBucket(bucketPrefix: "narsync-crash")
+        state = s3.nix.directory.appending("state")
     }
 
-    private var environment: [String: String] { credentials.added(to: nix.environment) }
-
-    private func url(port: Int) -> String {
-        "s3://\(bucket)?endpoint=127.0.0.1:\(port)&scheme=http&region=us-east-1"
-    }
-
-    /// The bucket, read with signed requests straight from moto (not through the proxy).
-    private func signedBucket() throws -> S3Destination {
-        try S3Destination(url: url(port: moto.port), options: DestinationOptions(environment: environment))
-    }
+    private var nix: NixEnvironment { s3.nix }
 
     private func startWatch(port: Int) throws -> BackgroundProcess {
         try BackgroundProcess(narsyncExecutable, [
-            "watch", "--to", url(port: port), "--store-root", nix.storeRoot, "--state-dir", state,
+            "watch", "--to", s3.url(port: port), "--store-root", nix.storeRoot, "--state-dir", state,
             "--hook-socket", "none", "--recheck-seconds", "2", "--retry-initial-seconds", "0.5",
             "--part-size-mib", "5", "--parts-in-flight", "4",
-        ], environment: environment, logFile: nix.directory.appending("watch-\(UUID().uuidString).log"))
+        ], environment: s3.environment, logFile: nix.directory.appending("watch-\(UUID().uuidString).log"))
     }
 
-    private func status() throws -> [String: Any] {
-        let result = try Subprocess.checked(narsyncExecutable, ["status", "--json", "--state-dir", state, "--store-root", nix.storeRoot])
-        let json = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any]
-        let destinations = json?["destinations"] as? [[String: Any]]
-        return destinations?.first?["status"] as? [String: Any] ?? [:]
-    }
+    private func status() throws -> [String: Any] { try s3.status(stateDirectory: state) }
 
     /// The stream of builds: small ones, with the large ones and the closures spread among them.
     private static func builds(_ plan: Plan) -> [Build] {
@@ -108,9 +87,9 @@ import TestSupport
         let size = CampaignSize.current, plan = Plan.of(size)
         var random = CampaignRandom()
         let report = CampaignReport(campaign: "crash-loop", size: size, seed: random.seed)
-        let proxy = try FaultProxy(upstreamPort: moto.port) { _, _, _ in nil }
+        let proxy = try FaultProxy(upstreamPort: s3.moto.port) { _, _, _ in nil }
         defer { proxy.stop() }
-        let checker = CacheInvariantChecker(.destination(try signedBucket()), recheckWholeNarInfos: false)
+        let checker = CacheInvariantChecker(.destination(try s3.signedBucket()), recheckWholeNarInfos: false)
         checker.start()
 
         // The first run records the watermark; paths built from then on are its to publish.
@@ -149,7 +128,7 @@ import TestSupport
         // Every path the builds produced, with its closure (the outputs reference each other).
         let expected = try Set(built.value.flatMap { try nix.closure(of: $0) })
         let expectedNames = Set(expected.map(narInfoName(of:)))
-        let bucket = try signedBucket()
+        let bucket = try s3.signedBucket()
         let last = try startWatch(port: proxy.port)
         #expect(eventually { last.output.contains("watching") }, "\(last.output)")
         let deadline = ContinuousClock.now + plan.finishTimeout
@@ -195,13 +174,9 @@ import TestSupport
         #expect(manifest["published"] as? Int == expected.count, "\(manifest)")
 
         // A real Nix substitutes all of it from the bucket, read anonymously, trusting our key only.
-        try moto.disableSignatureChecking()
-        try moto.allowAnonymousReads(bucket: bucket.location.bucket)
-        let fresh = nix.makeStoreRoot("fresh")
         let trustedKey = try String(contentsOfFile: "\(state)/signing-key.pub", encoding: .utf8)
-        let copy = try nix.substitute(Array(expected), from: "http://\(moto.endpoint)/\(bucket.location.bucket)", into: fresh, trustedKey: trustedKey)
+        let (copy, verify) = try s3.substitute(Array(expected), trustedKey: trustedKey)
         #expect(copy.status == 0, "\(copy.standardError)")
-        let verify = try nix.verifyContents(storeRoot: fresh)
         #expect(verify.status == 0, "\(verify.standardError)")
         report.record("substituted by Nix with require-sigs and verified", copy.status == 0 && verify.status == 0 ? "yes" : "NO")
         report.publish()

@@ -35,35 +35,20 @@ import TestSupport
     /// narsync's stall timeout in this campaign; a stall fault holds a request past it.
     static let stallTimeout = 2.0
 
-    let nix: NixEnvironment
-    let moto: MotoServer
-    let credentials: MotoServer.Credentials
+    let s3: NixAndBucket
     let key: (secretKeyFile: String, publicKey: String)
-    let bucket = "narsync-faulty-\(UUID().uuidString.prefix(8).lowercased())"
 
     init() throws {
-        nix = try NixEnvironment()
-        try nix.createStore()
-        moto = try MotoServer()
-        credentials = try moto.enableSignatureChecking()
-        key = try nix.generateKey(name: "faulty-network-1")
-        try signedBucket().createBucket()
+        s3 = try NixAndBucket(bucketPrefix: "narsync-faulty")
+        key = try s3.nix.generateKey(name: "faulty-network-1")
     }
 
-    private var environment: [String: String] { credentials.added(to: nix.environment) }
-
-    private func url(port: Int) -> String {
-        "s3://\(bucket)?endpoint=127.0.0.1:\(port)&scheme=http&region=us-east-1"
-    }
-
-    private func signedBucket() throws -> S3Destination {
-        try S3Destination(url: url(port: moto.port), options: DestinationOptions(environment: environment))
-    }
+    private var nix: NixEnvironment { s3.nix }
 
     /// Options both commands publish with, through the proxy at `port`.
     private func publishing(port: Int) -> [String] {
         [
-            "--to", url(port: port), "--key-file", key.secretKeyFile, "--store-root", nix.storeRoot,
+            "--to", s3.url(port: port), "--key-file", key.secretKeyFile, "--store-root", nix.storeRoot,
             "--part-size-mib", "5", "--stall-timeout-seconds", String(Self.stallTimeout),
         ]
     }
@@ -112,13 +97,13 @@ import TestSupport
         let size = CampaignSize.current, plan = Plan.of(size)
         let random = Locked(CampaignRandom())
         let report = CampaignReport(campaign: "faulty-network", size: size, seed: random.value.seed)
-        let proxy = try FaultProxy(upstreamPort: moto.port) { _, _, _ in
+        let proxy = try FaultProxy(upstreamPort: s3.moto.port) { _, _, _ in
             var fault: FaultProxy.Fault?
             random.mutate { fault = Self.fault(&$0) }
             return fault
         }
         defer { proxy.stop() }
-        let checker = CacheInvariantChecker(.destination(try signedBucket()), recheckWholeNarInfos: false)
+        let checker = CacheInvariantChecker(.destination(try s3.signedBucket()), recheckWholeNarInfos: false)
         checker.start()
 
         // Backfill.
@@ -127,7 +112,7 @@ import TestSupport
         let backfillStart = ContinuousClock.now
         let backfill = try Subprocess.run(
             narsyncExecutable, ["backfill", "--metrics-file", metricsFile] + publishing(port: proxy.port) + backfilled,
-            environment: environment)
+            environment: s3.environment)
         let backfillTime = ContinuousClock.now - backfillStart
         let backfillRequests = proxy.requests.count
         #expect(backfill.status == 0, "\(backfill.standardOutput)\(backfill.standardError)")
@@ -141,7 +126,7 @@ import TestSupport
         let watch = try BackgroundProcess(narsyncExecutable, [
             "watch", "--state-dir", nix.directory.appending("state"), "--hook-socket", "none", "--recheck-seconds", "2",
             "--retry-initial-seconds", "0.5", "--metrics-listen", "127.0.0.1:\(metricsPort)",
-        ] + publishing(port: proxy.port), environment: environment, logFile: nix.directory.appending("watch.log"))
+        ] + publishing(port: proxy.port), environment: s3.environment, logFile: nix.directory.appending("watch.log"))
         #expect(eventually { watch.output.contains("watching") }, "\(watch.output)")
         var built: [String] = []
         let largeAt = Dictionary(uniqueKeysWithValues: plan.watchLargeMiB.enumerated().map {
@@ -154,7 +139,7 @@ import TestSupport
             }
         }
         let watched = try Set(built.flatMap { try nix.closure(of: $0) })
-        let bucket = try signedBucket()
+        let bucket = try s3.signedBucket()
         let watchedNames = Set(watched.map(narInfoName(of:)))
         #expect(eventually(timeout: .seconds(size == .full ? 600 : 120)) {
             watchedNames.isSubset(of: (try? bucket.listKeys(suffix: ".narinfo")) ?? nil ?? [])
@@ -200,12 +185,8 @@ import TestSupport
         #expect(Set(faultsByKind.keys).count == 5, "\(faultsByKind)")
 
         // A real Nix substitutes all of it, trusting our key only, and checks every byte.
-        try moto.disableSignatureChecking()
-        try moto.allowAnonymousReads(bucket: bucket.location.bucket)
-        let fresh = nix.makeStoreRoot("fresh")
-        let copy = try nix.substitute(Array(expected), from: "http://\(moto.endpoint)/\(bucket.location.bucket)", into: fresh, trustedKey: key.publicKey)
+        let (copy, verify) = try s3.substitute(Array(expected), trustedKey: key.publicKey)
         #expect(copy.status == 0, "\(copy.standardError)")
-        let verify = try nix.verifyContents(storeRoot: fresh)
         #expect(verify.status == 0, "\(verify.standardError)")
         report.record("substituted by Nix with require-sigs and verified", copy.status == 0 && verify.status == 0 ? "yes" : "NO")
         report.publish()
