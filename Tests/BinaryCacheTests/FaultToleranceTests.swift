@@ -76,6 +76,30 @@ final class FaultSchedule: @unchecked Sendable {
         #expect(destination.statistics.retries >= 8)
     }
 
+    /// Found by the faulty-network campaign: an upload S3 created but whose answer was lost
+    /// (cut off, or stalled past the timeout) was left in the bucket for good.
+    @Test func uploadsWhoseCreationAnswerWasLostAreAborted() throws {
+        let moto = try SharedMoto.required
+        let direct = try moto.makeBucket()
+        // The stalled creation reaches moto after the retry's; the parts take longer still.
+        let schedule = FaultSchedule([
+            "create": [.cutResponse, .delay(.milliseconds(2500))],
+            "part": [.delay(.milliseconds(1500)), .delay(.milliseconds(1500)), .delay(.milliseconds(1500))],
+        ])
+        let proxy = try FaultProxy(upstreamPort: moto.server.port) { _, method, target in
+            schedule.fault(method: method, target: target)
+        }
+        defer { proxy.stop() }
+        let options = moto.options { $0.stallTimeout = .seconds(2) }
+        let destination = try S3Destination(url: moto.url(bucket: direct.location.bucket, port: proxy.port), options: options)
+        let bytes = pseudoRandomBytes(12 << 20, seed: 21)
+        try stream(bytes, into: destination.beginUpload(key: "nar/lost.nar.zst", contentType: ContentType.nar, journal: nil))
+        #expect(try direct.read(key: "nar/lost.nar.zst") == bytes)
+        // Three uploads were created; the two whose answers were lost are aborted.
+        #expect(proxy.requests.filter { $0.method == "POST" && $0.target.hasSuffix("?uploads=") }.count == 3)
+        #expect(try direct.multipartUploads().isEmpty)
+    }
+
     @Test func permanentErrorsFailAtOnce() throws {
         let moto = try SharedMoto.required
         let bucket = try moto.makeBucket().location.bucket

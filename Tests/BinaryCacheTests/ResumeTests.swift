@@ -72,4 +72,105 @@ import TestSupport
         #expect(try destination.read(key: key) == bytes)
         #expect(journal.unfinishedUpload(key: key) == nil)
     }
+
+    /// Found by the crash-loop campaign: the parts stored while an upload waited for its last
+    /// part were journaled only once all had finished, so a kill in that wait sent them again.
+    @Test func partsStoredWhileTheLastIsOnItsWayAreJournaledAtOnce() throws {
+        let moto = try SharedMoto.required
+        let bucket = try moto.makeBucket().location.bucket
+        // Parts 1-3 take a moment, so that all are in flight when the upload commits; part 4 long.
+        let proxy = try FaultProxy(upstreamPort: moto.server.port) { _, method, target in
+            guard method == "PUT", target.contains("partNumber=") else { return nil }
+            return .delay(target.contains("partNumber=4&") || target.hasSuffix("partNumber=4") ? .seconds(4) : .milliseconds(300))
+        }
+        defer { proxy.stop() }
+        let destination = try S3Destination(url: moto.url(bucket: bucket, port: proxy.port), options: moto.options())
+        let journal = InMemoryJournal()
+        let key = "nar/waiting.nar.zst"
+        let bytes = pseudoRandomBytes(18 << 20, seed: 15)  // four parts: 5 5 5 3 MiB
+        // Only the committing thread touches the upload once it starts.
+        nonisolated(unsafe) let upload = try destination.beginUpload(key: key, contentType: ContentType.nar, journal: journal)
+        try stream(bytes, into: upload, commit: false)
+        let committed = Recorder<Bool>()
+        let committing = Thread { committed.record((try? upload.commit()) != nil) }
+        committing.start()
+        // While part 4 is on its way, the other three are in the journal.
+        #expect(eventually(timeout: .seconds(3)) { journal.unfinishedUpload(key: key)?.parts.count == 3 })
+        #expect(committed.recorded.isEmpty)
+        #expect(committed.wait(forCount: 1, timeout: 20) == [true])
+        #expect(try destination.read(key: key) == bytes)
+        #expect(journal.unfinishedUpload(key: key) == nil)
+    }
+
+    /// Found by the crash-loop campaign: parts stored while the upload was still producing
+    /// its next part were journaled only when that part went out.
+    @Test func partsStoredWhileTheNextIsProducedAreJournaledAtTheNextWrite() throws {
+        let moto = try SharedMoto.required
+        let bucket = try moto.makeBucket().location.bucket
+        let proxy = try FaultProxy(upstreamPort: moto.server.port) { _, method, target in
+            method == "PUT" && target.contains("partNumber=") ? .delay(.milliseconds(300)) : nil
+        }
+        defer { proxy.stop() }
+        let destination = try S3Destination(url: moto.url(bucket: bucket, port: proxy.port), options: moto.options())
+        let journal = InMemoryJournal()
+        let key = "nar/producing.nar.zst"
+        let bytes = pseudoRandomBytes(18 << 20, seed: 16)
+        let upload = try destination.beginUpload(key: key, contentType: ContentType.nar, journal: journal)
+        try stream(Array(bytes.prefix(15 << 20)), into: upload, commit: false)  // parts 1-3 go out
+        #expect(eventually(timeout: .seconds(10)) { proxy.requests.filter { $0.target.contains("partNumber=") && $0.status == 200 }.count == 3 })
+        usleep(200_000)  // curl has handed the answers over
+        try bytes[(15 << 20)..<(15 << 20) + 1].withUnsafeBytes { try upload.write($0) }
+        #expect(journal.unfinishedUpload(key: key)?.parts.map(\.number) == [1, 2, 3])
+        try bytes[((15 << 20) + 1)...].withUnsafeBytes { try upload.write($0) }
+        try upload.commit()
+        #expect(try destination.read(key: key) == bytes)
+    }
+
+    /// Found by the crash-loop campaign: a run killed after S3 completed its upload, before it
+    /// recorded so, left the next run to send the whole object again.
+    @Test func uploadCompletedButNotRecordedIsNotSentAgain() throws {
+        let moto = try SharedMoto.required
+        let journal = ForgetfulJournal()
+        let key = "nar/completed.nar.zst"
+        let bytes = pseudoRandomBytes(12 << 20, seed: 17)  // three parts: 5 5 2 MiB
+        let first = try moto.makeBucket()
+        try stream(bytes, into: first.beginUpload(key: key, contentType: ContentType.nar, journal: journal))
+        #expect(journal.unfinishedUpload(key: key)?.parts.count == 3)
+
+        journal.forgetsEnds = false
+        let second = try S3Destination(url: moto.url(bucket: first.location.bucket), options: moto.options())
+        try stream(bytes, into: second.beginUpload(key: key, contentType: ContentType.nar, journal: journal))
+        #expect(second.statistics.partsReused == 3)
+        #expect(second.statistics.bytesSent == 0)
+        #expect(try second.read(key: key) == bytes)
+        #expect(journal.unfinishedUpload(key: key) == nil)
+
+        // Other bytes under the key (say, another compression level) replace the object.
+        let other = pseudoRandomBytes(11 << 20, seed: 18), replacement = Array(other.reversed())
+        journal.forgetsEnds = true
+        try stream(other, into: second.beginUpload(key: key, contentType: ContentType.nar, journal: journal))
+        journal.forgetsEnds = false
+        try stream(replacement, into: second.beginUpload(key: key, contentType: ContentType.nar, journal: journal))
+        #expect(try second.read(key: key) == replacement)
+        #expect(journal.unfinishedUpload(key: key) == nil)
+        #expect(try second.multipartUploads().isEmpty)
+    }
+}
+
+/// A journal that, while `forgetsEnds` is set, misses the end of uploads, as a narsync killed
+/// between completing an upload and recording it does.
+final class ForgetfulJournal: UploadJournal, @unchecked Sendable {
+    private let journal = InMemoryJournal()
+    private let lock = NSLock()
+    private var forgetting = true
+
+    var forgetsEnds: Bool {
+        get { lock.withLock { forgetting } }
+        set { lock.withLock { forgetting = newValue } }
+    }
+
+    func unfinishedUpload(key: String) -> UnfinishedUpload? { journal.unfinishedUpload(key: key) }
+    func uploadStarted(key: String, uploadID: String, partSize: Int) { journal.uploadStarted(key: key, uploadID: uploadID, partSize: partSize) }
+    func partStored(key: String, uploadID: String, part: StoredPart) { journal.partStored(key: key, uploadID: uploadID, part: part) }
+    func uploadEnded(key: String, uploadID: String) { if !forgetsEnds { journal.uploadEnded(key: key, uploadID: uploadID) } }
 }

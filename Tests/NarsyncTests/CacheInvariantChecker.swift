@@ -26,16 +26,26 @@ final class CacheInvariantChecker: @unchecked Sendable {
     }
 
     private let reader: Reader
+    /// Whether a narinfo found whole is read again on later passes. Nothing narsync writes is
+    /// ever deleted, so a long campaign checks each narinfo once and keeps its passes short.
+    private let recheckWholeNarInfos: Bool
     private let lock = NSLock()
     private var running = true
     private var seen = Set<String>()
+    private var whole = Set<String>()
+    private var passes = 0
     private var found: [String] = []
     private var thread: Thread?
 
-    init(_ reader: Reader) { self.reader = reader }
+    init(_ reader: Reader, recheckWholeNarInfos: Bool = true) {
+        self.reader = reader
+        self.recheckWholeNarInfos = recheckWholeNarInfos
+    }
 
     var violations: [String] { lock.withLock { found } }
     var narInfosSeen: Int { lock.withLock { seen.count } }
+    /// Times the checker listed the cache and checked what it found.
+    var passCount: Int { lock.withLock { passes } }
 
     func start() {
         let thread = Thread { [self] in
@@ -55,7 +65,9 @@ final class CacheInvariantChecker: @unchecked Sendable {
     }
 
     private func check() {
+        defer { lock.withLock { passes += 1 } }
         for name in reader.narInfoNames() {
+            if !recheckWholeNarInfos, lock.withLock({ whole.contains(name) }) { continue }
             guard let text = reader.read(name) else { continue }
             var problems: [String] = []
             for line in text.split(separator: "\n") {
@@ -70,6 +82,7 @@ final class CacheInvariantChecker: @unchecked Sendable {
             }
             lock.withLock {
                 seen.insert(name)
+                if problems.isEmpty { whole.insert(name) }
                 found += problems
             }
         }

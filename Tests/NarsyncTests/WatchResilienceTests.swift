@@ -8,35 +8,21 @@ import TestSupport
 /// a service meets: kill -9 in a large upload, an outage of the cache, a path deleted while
 /// queued, SIGTERM mid-upload, uploads left behind. Read back by a real Nix.
 @Suite(.serialized) struct WatchResilienceTests {
-    let nix: NixEnvironment
-    let moto: MotoServer
-    let credentials: MotoServer.Credentials
+    let s3: NixAndBucket
     let state: String
-    let bucket = "narsync-\(UUID().uuidString.prefix(8).lowercased())"
 
     init() throws {
-        nix = try NixEnvironment()
-        // The store must exist before narsync can watch its database.
-        try nix.createStore()
-        moto = try MotoServer()
-        credentials = try moto.enableSignatureChecking()
-        state = nix.directory.appending("state")
-        try signedBucket().createBucket()
+        s3 = try NixAndBucket()
+        state = s3.nix.directory.appending("state")
     }
 
     // MARK: - Harness
 
-    private var environment: [String: String] { credentials.added(to: nix.environment) }
-
-    /// The bucket's URL, reached at `port` (moto's, or a fault proxy's in front of it).
-    private func url(port: Int? = nil) -> String {
-        "s3://\(bucket)?endpoint=127.0.0.1:\(port ?? moto.port)&scheme=http&region=us-east-1"
-    }
-
-    /// The bucket, read with signed requests straight from moto.
-    private func signedBucket() throws -> S3Destination {
-        try S3Destination(url: url(), options: DestinationOptions(environment: environment))
-    }
+    private var nix: NixEnvironment { s3.nix }
+    private var moto: MotoServer { s3.moto }
+    private var environment: [String: String] { s3.environment }
+    private func url(port: Int? = nil) -> String { s3.url(port: port) }
+    private func signedBucket() throws -> S3Destination { try s3.signedBucket() }
 
     private func startWatch(port: Int? = nil, _ extra: [String] = []) throws -> BackgroundProcess {
         let watch = try BackgroundProcess(narsyncExecutable, [
@@ -66,12 +52,7 @@ import TestSupport
 
 
     /// The destination's entry of `narsync status --json`.
-    private func status() throws -> [String: Any] {
-        let result = try Subprocess.checked(narsyncExecutable, ["status", "--json", "--state-dir", state, "--store-root", nix.storeRoot])
-        let json = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any]
-        let destinations = json?["destinations"] as? [[String: Any]]
-        return destinations?.first?["status"] as? [String: Any] ?? [:]
-    }
+    private func status() throws -> [String: Any] { try s3.status(stateDirectory: state) }
 
     private static func isPartUpload(_ request: FaultProxy.Request) -> Bool {
         request.method == "PUT" && request.target.contains("partNumber=")
@@ -79,13 +60,9 @@ import TestSupport
 
     /// A real Nix substitutes `paths` from the bucket, read anonymously as a public cache is.
     private func expectSubstitutable(_ paths: [String]) throws {
-        try moto.disableSignatureChecking()
-        try moto.allowAnonymousReads(bucket: bucket)
-        let fresh = nix.makeStoreRoot("fresh")
         let trustedKey = try String(contentsOfFile: "\(state)/signing-key.pub", encoding: .utf8)
-        let copy = try nix.substitute(paths, from: "http://\(moto.endpoint)/\(bucket)", into: fresh, trustedKey: trustedKey)
+        let (copy, verify) = try s3.substitute(paths, trustedKey: trustedKey)
         #expect(copy.status == 0, "\(copy.standardError)")
-        let verify = try nix.verifyContents(storeRoot: fresh)
         #expect(verify.status == 0, "\(verify.standardError)")
     }
 

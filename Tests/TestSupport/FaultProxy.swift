@@ -22,6 +22,9 @@ public final class FaultProxy: @unchecked Sendable {
         public var method: String
         public var target: String
         public var fault: Fault?
+        /// The status the client was answered with in full; nil while the request is in
+        /// flight, and for good when the answer was cut off or the client went away.
+        public var status: Int?
     }
 
     public let upstreamPort: Int
@@ -55,16 +58,16 @@ public final class FaultProxy: @unchecked Sendable {
 
     private func serve(_ client: SocketConnection) {
         while let head = try? client.readHead() {
-            let fault: Fault? = lock.withLock {
+            let (index, fault): (Int, Fault?) = lock.withLock {
                 let fault = plan(seen.count, head.method, head.target)
                 seen.append(Request(index: seen.count, method: head.method, target: head.target, fault: fault))
                 inFlight += 1
                 mostInFlight = max(mostInFlight, inFlight)
-                return fault
+                return (seen.count - 1, fault)
             }
             defer { lock.withLock { inFlight -= 1 } }
             do {
-                if try !handle(head, fault: fault, client: client) || closesConnections { return }
+                if try !handle(head, index: index, fault: fault, client: client) || closesConnections { return }
             } catch {
                 return
             }
@@ -72,7 +75,7 @@ public final class FaultProxy: @unchecked Sendable {
     }
 
     /// Answers one request; false when the connection is finished with.
-    private func handle(_ head: HTTPHead, fault: Fault?, client: SocketConnection) throws -> Bool {
+    private func handle(_ head: HTTPHead, index: Int, fault: Fault?, client: SocketConnection) throws -> Bool {
         if fault == .dropRequest {
             _ = try client.read(exactly: (Int(head.header("Content-Length") ?? "0") ?? 0) / 2)
             client.close(reset: true)
@@ -85,6 +88,7 @@ public final class FaultProxy: @unchecked Sendable {
             var headers = [(name: "Content-Type", value: "application/xml")]
             if let retryAfter { headers.append(("Retry-After", String(retryAfter))) }
             try client.writeResponse(status: status, headers: headers, body: head.method == "HEAD" ? [] : Array(xml.utf8))
+            answered(index, status: status)
             return true
         case .delay(let pause):
             Thread.sleep(forTimeInterval: pause.timeInterval)
@@ -98,7 +102,12 @@ public final class FaultProxy: @unchecked Sendable {
             return false
         }
         try client.write(responseHead.bytes + responseBody)
+        answered(index, status: responseHead.status)
         return true
+    }
+
+    private func answered(_ index: Int, status: Int) {
+        lock.withLock { seen[index].status = status }
     }
 
     private func forward(_ head: HTTPHead, body: [UInt8]) throws -> (HTTPHead, [UInt8]) {

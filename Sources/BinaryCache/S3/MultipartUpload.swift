@@ -2,14 +2,31 @@ import NixStore
 
 /// S3's multipart upload API, as the calls `S3ObjectUpload` makes.
 extension S3Client {
-    func createMultipartUpload(key: String, headers: [(name: String, value: String)]) throws -> String {
+    /// Starts an upload; `answerLost` when an earlier attempt went unanswered, which may have
+    /// started another upload (see `abortOtherUploads`).
+    func createMultipartUpload(key: String, headers: [(name: String, value: String)]) throws -> (uploadID: String, answerLost: Bool) {
         let call = Call(operation: "start a multipart upload of", method: "POST", key: key, query: [("uploads", "")], headers: headers)
-        let response = try perform(call)
+        let (response, attempts) = try performCountingAttempts(call)
         guard let uploadID = S3XML.value("UploadId", in: Substring(String(decoding: response.body, as: UTF8.self))) else {
             throw DestinationError(
                 operation: call.operation, location: objectName(key), reason: .invalidResponse("no UploadId in the answer"))
         }
-        return uploadID
+        return (uploadID, attempts > 1)
+    }
+
+    /// Aborts the uploads of `key` other than `uploadID`, which is complete: those whose
+    /// creation answers were lost, which nobody would ever complete or abort. Called once the
+    /// object is whole, so a creation request that stalled on its way has arrived, and any other
+    /// upload of the key is pointless (a NAR's key names its contents); another builder's
+    /// upload of the same NAR fails and finds it there. Best effort, from the first thousand
+    /// uploads of the bucket (moto misreads a prefix= with a slash).
+    func abortOtherUploads(key: String, keeping uploadID: String) {
+        let call = Call(operation: "list the multipart uploads of", method: "GET", key: "", query: [("uploads", "")])
+        guard let response = try? perform(call) else { return }
+        for upload in S3XML.elements("Upload", in: Substring(String(decoding: response.body, as: UTF8.self))) {
+            guard S3XML.value("Key", in: upload) == key, let other = S3XML.value("UploadId", in: upload), other != uploadID else { continue }
+            try? abortMultipartUpload(key: key, uploadID: other)
+        }
     }
 
     /// Sends one part; `completion` runs on the driver thread.
@@ -77,9 +94,14 @@ extension S3Client {
             // A retry after a completion whose answer was lost finds the upload gone, and the
             // object in place: its key names its content, so it is the one we sent.
             guard error.attempts > 1, case .status(404, "NoSuchUpload", _) = error.reason,
-                (try? perform(Call(operation: "check", method: "HEAD", key: key))) != nil
+                (try? objectExists(key: key)) == true
             else { throw error }
         }
+    }
+
+    /// Whether S3 holds `key`; false when it cannot tell (403 without s3:ListBucket).
+    func objectExists(key: String) throws -> Bool {
+        try perform(Call(operation: "check", method: "HEAD", key: key), accepting: [403, 404]).status / 100 == 2
     }
 
     /// Discards an upload and its stored parts.

@@ -68,12 +68,20 @@ final class PartTracker: @unchecked Sendable {
         window.condition.unlock()
     }
 
-    /// The parts finished so far; with `waitingForAll`, after every part in flight finished.
-    func collect(waitingForAll: Bool) -> [PartOutcome] {
+    /// The parts finished since the last call, without waiting.
+    func finishedSoFar() -> [PartOutcome] {
         window.condition.lock()
         defer { window.condition.unlock() }
-        while waitingForAll && inFlight > 0 { window.condition.wait() }
         return takeFinished()
+    }
+
+    /// The parts finished since the last call, waiting for one if none has and some are in
+    /// flight; nil once every part has finished and been handed out.
+    func nextFinished() -> [PartOutcome]? {
+        window.condition.lock()
+        defer { window.condition.unlock() }
+        while finished.isEmpty && inFlight > 0 { window.condition.wait() }
+        return finished.isEmpty ? nil : takeFinished()
     }
 
     private func takeFinished() -> [PartOutcome] {

@@ -34,10 +34,15 @@ final class S3Client: Sendable {
     /// Sends `call` and waits; throws unless the status is 2xx or one of `accepting` (404 for
     /// lookups).
     func perform(_ call: Call, accepting: Set<Int> = []) throws -> HTTPResponse {
+        try performCountingAttempts(call, accepting: accepting).response
+    }
+
+    /// `perform`, also saying how many attempts the answer took.
+    func performCountingAttempts(_ call: Call, accepting: Set<Int> = []) throws -> (response: HTTPResponse, attempts: Int) {
         let outcome = curl.perform(
             label: label(call), isTransient: isTransient(call), makeRequest: makeRequest(call, payloadHash: hash(call)))
         if case .success(let response) = outcome.result, response.isSuccess || accepting.contains(response.status) {
-            return response
+            return (response, outcome.attempts)
         }
         throw error(call, outcome)
     }

@@ -29,6 +29,11 @@ final class S3ObjectUpload: ObjectUpload {
     /// Parts an interrupted run stored, trusted only when the same bytes come again.
     private var reusable: [Int: StoredPart] = [:]
     private var reusedCount = 0
+    /// Whether an attempt to create this upload went unanswered, and may have created another.
+    private var creationAnswerLost = false
+    /// The parts of an upload an interrupted run completed without recording that it did: S3
+    /// holds the object, so the same bytes (checked part by part) need not go out again.
+    private var completedByInterruptedRun: [Int: StoredPart]?
 
     init(
         client: S3Client, statistics: TransferStatistics, key: String, headers: [(name: String, value: String)],
@@ -48,7 +53,14 @@ final class S3ObjectUpload: ObjectUpload {
         // Resume with the interrupted upload's part size, so parts fall at the same offsets.
         sizing = PartSizing(initial: unfinished.partSize)
         guard let onServer = try client.listParts(key: key, uploadID: unfinished.uploadID) else {
-            try journal.uploadEnded(key: key, uploadID: unfinished.uploadID)
+            // The upload is gone: aborted, or completed by a run killed before it recorded so.
+            // Then the object is there, and every part was journaled before the completion.
+            if !unfinished.parts.isEmpty, try client.objectExists(key: key) {
+                uploadID = unfinished.uploadID
+                completedByInterruptedRun = Dictionary(unfinished.parts.map { ($0.number, $0) }, uniquingKeysWith: { $1 })
+            } else {
+                try journal.uploadEnded(key: key, uploadID: unfinished.uploadID)
+            }
             return
         }
         uploadID = unfinished.uploadID
@@ -67,6 +79,9 @@ final class S3ObjectUpload: ObjectUpload {
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         if let failure { throw failure }
         precondition(state == .writing, "write after commit or abort")
+        // Parts stored while this upload produced more bytes are journaled now rather than
+        // when the next part goes out, so that a kill meanwhile does not send them again.
+        try failing { try absorb(tracker.finishedSoFar()) }
         var offset = 0
         while offset < bytes.count {
             let wanted = sizing.size(ofPart: nextPart) - buffer.count
@@ -85,13 +100,20 @@ final class S3ObjectUpload: ObjectUpload {
             if nextPart == 1 {
                 // It all fits in one part: a plain PUT, and any interrupted upload is void.
                 if let uploadID { try abandon(uploadID) }
+                completedByInterruptedRun = nil
                 _ = try client.perform(.init(operation: "upload", method: "PUT", key: key, headers: headers, body: buffer))
             } else {
                 if !buffer.isEmpty { try sendPart() }
-                try absorb(tracker.collect(waitingForAll: true))
+                try absorbUntilAllFinished()
                 let parts = (1..<nextPart).compactMap { storedParts[$0] }
                 guard parts.count == nextPart - 1, let uploadID else { preconditionFailure("a part went missing") }
-                try client.completeMultipartUpload(key: key, uploadID: uploadID, parts: parts)
+                if let completed = completedByInterruptedRun {
+                    // Every part matched; fewer parts than the object has would be other bytes.
+                    guard completed.count == parts.count else { throw try differsFromCompletedUpload(uploadID) }
+                } else {
+                    try client.completeMultipartUpload(key: key, uploadID: uploadID, parts: parts)
+                    if creationAnswerLost { client.abortOtherUploads(key: key, keeping: uploadID) }
+                }
                 try journal?.uploadEnded(key: key, uploadID: uploadID)
                 if reusedCount > 0 {
                     statistics.recordResumedUpload()
@@ -135,11 +157,25 @@ final class S3ObjectUpload: ObjectUpload {
                 hint: "raise multipart-chunk-size")
         }
         let sha256 = SHA256Hasher.hash(bytes).hex
+        if let completed = completedByInterruptedRun, let uploadID {
+            if let part = completed[number], part.size == bytes.count, part.sha256 == sha256 {
+                storedParts[number] = part
+                reusedCount += 1
+                statistics.recordReusedPart()
+                return
+            }
+            guard number == 1 else { throw try differsFromCompletedUpload(uploadID) }
+            // Other bytes from the start: a new upload replaces the object.
+            try journal?.uploadEnded(key: key, uploadID: uploadID)
+            completedByInterruptedRun = nil
+            self.uploadID = nil
+        }
         if try reuse(number: number, size: bytes.count, sha256: sha256) { return }
         if uploadID == nil {
             let created = try client.createMultipartUpload(key: key, headers: headers)
-            uploadID = created
-            try journal?.uploadStarted(key: key, uploadID: created, partSize: sizing.initial)
+            uploadID = created.uploadID
+            creationAnswerLost = created.answerLost
+            try journal?.uploadStarted(key: key, uploadID: created.uploadID, partSize: sizing.initial)
         }
         while true {
             let finished = tracker.reserve()
@@ -169,6 +205,17 @@ final class S3ObjectUpload: ObjectUpload {
         return false
     }
 
+    /// Forgets an interrupted run's completed upload whose bytes differ from this run's after
+    /// its first part (the earlier parts were not kept): the retry starts a new upload.
+    private func differsFromCompletedUpload(_ oldUploadID: String) throws -> DestinationError {
+        try journal?.uploadEnded(key: key, uploadID: oldUploadID)
+        completedByInterruptedRun = nil
+        return DestinationError(
+            operation: "upload", location: client.objectName(key),
+            reason: .invalidResponse("the object an interrupted run uploaded holds other bytes than this run's"),
+            isTransient: true, hint: "the next attempt uploads it again")
+    }
+
     /// Aborts an interrupted run's upload that this one will not use.
     private func abandon(_ oldUploadID: String) throws {
         try client.abortMultipartUpload(key: key, uploadID: oldUploadID)
@@ -192,11 +239,22 @@ final class S3ObjectUpload: ObjectUpload {
         if let failure { throw failure }
     }
 
+    /// Waits for the parts in flight, journaling each as it is stored rather than all at the
+    /// end, so that a kill meanwhile leaves only the parts still on their way to send again.
+    /// Throws the first failure, once no part is in flight.
+    private func absorbUntilAllFinished() throws {
+        var failure: Error?
+        while let outcomes = tracker.nextFinished() {
+            do { try absorb(outcomes) } catch { failure = failure ?? error }
+        }
+        if let failure { throw failure }
+    }
+
     /// Cancels the parts in flight and waits for them; parts stored meanwhile are journaled.
     private func stopPartsInFlight() {
         cancellation.cancel()
         client.curl.wake()
-        try? absorb(tracker.collect(waitingForAll: true))
+        try? absorbUntilAllFinished()
     }
 
     private static func sameETag(_ a: String, _ b: String) -> Bool {

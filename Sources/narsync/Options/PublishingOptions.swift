@@ -51,6 +51,11 @@ struct PublishingOptions: ParsableArguments {
     @Option(name: .customLong("request-attempts"), help: .hidden)
     var requestAttempts: Int?
 
+    /// For tests of stalled connections: how long a request may move no byte before it is
+    /// dropped and retried (default 60 s), so that a stall costs seconds, not minutes.
+    @Option(name: .customLong("stall-timeout-seconds"), help: .hidden)
+    var stallTimeoutSeconds: Double?
+
     func validate() throws {
         guard (5...5120).contains(partSizeMiB) else { throw ValidationError("--part-size-mib must be between 5 and 5120") }
         guard (1...64).contains(partsInFlight) else { throw ValidationError("--parts-in-flight must be between 1 and 64") }
@@ -60,6 +65,9 @@ struct PublishingOptions: ParsableArguments {
         }
         if let requestAttempts, !(1...100).contains(requestAttempts) {
             throw ValidationError("--request-attempts must be between 1 and 100, not \(requestAttempts)")
+        }
+        if let stallTimeoutSeconds, !(0.5...3600).contains(stallTimeoutSeconds) {
+            throw ValidationError("--stall-timeout-seconds must be between 0.5 and 3600, not \(stallTimeoutSeconds)")
         }
         if let zstdThreads, !(0...64).contains(zstdThreads) {
             throw ValidationError("--zstd-threads must be between 0 and 64, not \(zstdThreads)")
@@ -91,6 +99,7 @@ struct PublishingOptions: ParsableArguments {
             partSize: partSizeMiB << 20, partsInFlight: partsInFlight, bearerTokenFile: bearerTokenFile,
             netrcFile: netrcFile, environment: environment)
         if let requestAttempts { options.retry.maximumAttempts = requestAttempts }
+        if let stallTimeoutSeconds { options.stallTimeout = .milliseconds(Int(stallTimeoutSeconds * 1000)) }
         return options
     }
 }
