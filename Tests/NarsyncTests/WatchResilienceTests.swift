@@ -196,6 +196,44 @@ import TestSupport
         #expect(dropped.count == 1 && dropped.first?["path"] as? String == String(doomed.dropFirst("/nix/store/".count)), "\(afterwards)")
     }
 
+    /// Storage faults campaign: `nix-store --delete` while the NAR is being read (the upload is
+    /// slowed, so the walk is half-way): the path is dropped as gone, not failed; nothing of it
+    /// is published, its multipart upload is aborted; added again, it is published.
+    @Test func aPathDeletedWhileItsNarIsReadIsDroppedWithNothingPublishedAndPublishedOnceAddedAgain() throws {
+        let slow = Flag(true)
+        let proxy = try FaultProxy(upstreamPort: moto.port) { _, method, target in
+            slow.isSet && method == "PUT" && target.contains("partNumber=") ? .delay(.seconds(1)) : nil
+        }
+        defer { proxy.stop() }
+        let watch = try startWatch(port: proxy.port, ["--part-size-mib", "5", "--parts-in-flight", "1"])
+        // Several files, so the walk still has files to open when the path goes.
+        let tree = nix.directory.appending("tree")
+        try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: true)
+        try Subprocess.checked("/bin/sh", ["-c", "for i in 1 2 3 4 5 6; do head -c 4194304 /dev/urandom > '\(tree)'/part-$i; done"])
+        let path = try nix.add(tree)
+        #expect(eventually(timeout: .seconds(40)) { proxy.requests.contains(where: Self.isPartUpload) }, "\(watch.output)")
+        try nix.run("nix-store", ["--store", nix.storeRoot, "--delete", path])
+        slow.isSet = false
+
+        let bucket = try signedBucket()
+        #expect(eventually(timeout: .seconds(40)) { (try? status()["recentDrops"] as? [[String: Any]])?.isEmpty == false }, "\(watch.output)")
+        #expect(watch.output.contains("skipped: no longer in the store"), "\(watch.output)")
+        // Gone, not failed: no error line, no retry.
+        #expect(!watch.output.split(separator: "\n").contains { $0.contains(path) && $0.contains("error") }, "\(watch.output)")
+        #expect(watch.process.isRunning)
+        #expect(!isPublished(path, in: bucket))
+        #expect(try bucket.listKeys(suffix: ".nar.zst")?.isEmpty == true)
+        #expect(eventually { (try? bucket.multipartUploads().isEmpty) == true })
+        let dropped = try status()
+        #expect(dropped["queued"] as? Int == 0 && dropped["retrying"] as? Int == 0, "\(dropped)")
+
+        // The same contents make the same path, registered again: published in full.
+        #expect(try nix.add(tree) == path)
+        #expect(eventually(timeout: .seconds(40)) { isPublished(path, in: bucket) }, "\(watch.output)")
+        #expect(watch.stop() == 0)
+        try expectSubstitutable([path])
+    }
+
     @Test func sigtermLetsTheUploadInFlightFinishWithinTheGracePeriod() throws {
         let proxy = try FaultProxy(upstreamPort: moto.port) { _, method, target in
             method == "PUT" && target.contains("partNumber=") ? .delay(.milliseconds(600)) : nil
