@@ -197,8 +197,8 @@ import TestSupport
     }
 
     /// Storage faults campaign: `nix-store --delete` while the NAR is being read (the upload is
-    /// slowed, so the walk is half-way): the path is dropped as gone, not failed; nothing of it
-    /// is published, its multipart upload is aborted; added again, it is published.
+    /// slowed, so the walk is half-way): the path is dropped as gone, not failed, and nothing of
+    /// it is published; added again, it is published, resuming the parts already stored.
     @Test func aPathDeletedWhileItsNarIsReadIsDroppedWithNothingPublishedAndPublishedOnceAddedAgain() throws {
         let slow = Flag(true)
         let proxy = try FaultProxy(upstreamPort: moto.port) { _, method, target in
@@ -223,14 +223,20 @@ import TestSupport
         #expect(watch.process.isRunning)
         #expect(!isPublished(path, in: bucket))
         #expect(try bucket.listKeys(suffix: ".nar.zst")?.isEmpty == true)
-        #expect(eventually { (try? bucket.multipartUploads().isEmpty) == true })
+        // The parts stored so far stay recorded: the same NAR, if the path comes back, resumes
+        // them; if it never does, the start after --abort-uploads-after-hours aborts them.
         let dropped = try status()
         #expect(dropped["queued"] as? Int == 0 && dropped["retrying"] as? Int == 0, "\(dropped)")
+        let partsLeft = try bucket.multipartUploads().count
+        #expect(dropped["uploadsInFlight"] as? Int == 1 && partsLeft == 1, "\(dropped)")
 
         // The same contents make the same path, registered again: published in full.
         #expect(try nix.add(tree) == path)
         #expect(eventually(timeout: .seconds(40)) { isPublished(path, in: bucket) }, "\(watch.output)")
         #expect(watch.stop() == 0)
+        #expect(watch.output.contains("resumed a multipart upload"), "\(watch.output)")
+        #expect(try bucket.multipartUploads().isEmpty)
+        #expect(try status()["uploadsInFlight"] as? Int == 0)
         try expectSubstitutable([path])
     }
 
