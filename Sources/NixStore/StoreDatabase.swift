@@ -15,8 +15,9 @@ public final class StoreDatabase: @unchecked Sendable {
     public var storeDirectory: StoreDirectory { layout.storeDirectory }
     public var databasePath: String { layout.databasePath }
 
-    /// - Parameter busyTimeout: how long a query waits for a lock another process holds (Nix
-    ///   in `locking_mode=EXCLUSIVE`, a `sqlite3` shell, a recovery) before it fails busy.
+    /// - Parameter busyTimeout: how long a query waits for a lock another process holds (a
+    ///   writer's exclusive lock when Nix runs without WAL, `use-sqlite-wal = false`; a WAL
+    ///   recovery) before it fails busy.
     public init(layout: StoreLayout = StoreLayout(), busyTimeout: Duration = .seconds(60)) throws {
         self.layout = layout
         let databasePath = layout.databasePath

@@ -47,19 +47,6 @@ import TestSupport
         return watch
     }
 
-    private func addFile(named name: String) throws -> String {
-        let file = nix.directory.appending(name)
-        try "\(name) \(UUID())".write(toFile: file, atomically: true, encoding: .utf8)
-        return try nix.add(file)
-    }
-
-    /// A store path of incompressible data: its compressed NAR is as large as the file.
-    private func addRandomFile(mebibytes: Int) throws -> String {
-        let file = nix.directory.appending("random-\(mebibytes)")
-        try Subprocess.checked("/bin/sh", ["-c", "head -c \(mebibytes << 20) /dev/urandom > '\(file)'"])
-        return try nix.add(file)
-    }
-
     private func isPublished(_ storePath: String, in bucket: S3Destination) -> Bool {
         (try? bucket.exists(key: "\(narInfoName(of: storePath))")) ?? false
     }
@@ -99,7 +86,7 @@ import TestSupport
         defer { proxy.stop() }
         let partOptions = ["--part-size-mib", "8", "--parts-in-flight", "1"]
         let first = try startWatch(port: proxy.port, partOptions)
-        let large = try addRandomFile(mebibytes: 64)
+        let large = try nix.addRandomFile(mebibytes: 64)
         // One part in flight at a time: when the fourth is sent, three are stored and recorded.
         #expect(eventually(timeout: .seconds(60)) { proxy.requests.filter(Self.isPartUpload).count >= 4 }, "\(first.output)")
         first.stop(SIGKILL)
@@ -149,7 +136,7 @@ import TestSupport
         }
         defer { proxy.stop() }
         let watch = try startWatch(port: proxy.port, ["--request-attempts", "2"])
-        let paths = [try addFile(named: "first"), try addFile(named: "second")]
+        let paths = [try nix.addUniqueFile(named: "first"), try nix.addUniqueFile(named: "second")]
 
         // Failed at least twice each: retried, and waiting longer after each failure.
         #expect(eventually(timeout: .seconds(40)) {
@@ -178,7 +165,7 @@ import TestSupport
         }
         defer { proxy.stop() }
         let watch = try startWatch(port: proxy.port, ["--request-attempts", "2"])
-        let doomed = try addFile(named: "doomed"), kept = try addFile(named: "kept")
+        let doomed = try nix.addUniqueFile(named: "doomed"), kept = try nix.addUniqueFile(named: "kept")
         #expect(eventually(timeout: .seconds(40)) { (try? status()["retrying"] as? Int) == 2 }, "\(watch.output)")
 
         try nix.run("nix-store", ["--store", nix.storeRoot, "--delete", doomed])
@@ -246,7 +233,7 @@ import TestSupport
         }
         defer { proxy.stop() }
         let watch = try startWatch(port: proxy.port, ["--part-size-mib", "5", "--parts-in-flight", "1", "--grace-seconds", "60"])
-        let path = try addRandomFile(mebibytes: 16)
+        let path = try nix.addRandomFile(mebibytes: 16)
         #expect(eventually(timeout: .seconds(40)) { proxy.requests.contains(where: Self.isPartUpload) }, "\(watch.output)")
         #expect(watch.stop(SIGTERM) == 0)
         #expect(watch.output.contains("stopping: letting uploads in flight finish"), "\(watch.output)")
@@ -263,7 +250,7 @@ import TestSupport
         defer { proxy.stop() }
         let partOptions = ["--part-size-mib", "5", "--parts-in-flight", "1"]
         let first = try startWatch(port: proxy.port, partOptions + ["--grace-seconds", "1"])
-        let path = try addRandomFile(mebibytes: 16)
+        let path = try nix.addRandomFile(mebibytes: 16)
         #expect(eventually(timeout: .seconds(40)) { proxy.requests.filter(Self.isPartUpload).count >= 2 }, "\(first.output)")
         let stopping = ContinuousClock.now
         #expect(first.stop(SIGTERM) == 0)
@@ -289,7 +276,7 @@ import TestSupport
         defer { proxy.stop() }
         let partOptions = ["--part-size-mib", "5", "--parts-in-flight", "1"]
         let first = try startWatch(port: proxy.port, partOptions)
-        let path = try addRandomFile(mebibytes: 16)
+        let path = try nix.addRandomFile(mebibytes: 16)
         #expect(eventually(timeout: .seconds(40)) { proxy.requests.filter(Self.isPartUpload).count >= 3 }, "\(first.output)")
         first.stop(SIGKILL)
         let bucket = try signedBucket()

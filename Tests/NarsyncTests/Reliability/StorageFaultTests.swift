@@ -33,19 +33,6 @@ struct StorageFaultTests {
         return watch
     }
 
-    private func addFile(named name: String) throws -> String {
-        let file = nix.directory.appending(name)
-        try "\(name) \(UUID())".write(toFile: file, atomically: true, encoding: .utf8)
-        return try nix.add(file)
-    }
-
-    /// A store path of incompressible data: its compressed NAR is as large as the file.
-    private func addRandomFile(mebibytes: Int) throws -> String {
-        let file = nix.directory.appending("random-\(mebibytes)-\(UUID().uuidString.prefix(8))")
-        try Subprocess.checked("/bin/sh", ["-c", "head -c \(mebibytes << 20) /dev/urandom > '\(file)'"])
-        return try nix.add(file)
-    }
-
     private func isPublished(_ storePath: String, in cache: String) -> Bool {
         FileManager.default.fileExists(atPath: "\(cache)/\(narInfoName(of: storePath))")
     }
@@ -84,9 +71,9 @@ struct StorageFaultTests {
         defer { disk.unmount() }
         let key = try nix.generateKey(name: "full-1")
         let watch = try startWatch(["--to", "file://\(cache)", "--key-file", key.secretKeyFile])
-        let small = try addFile(named: "fits")
+        let small = try nix.addUniqueFile(named: "fits")
         #expect(eventually { isPublished(small, in: cache) }, "\(watch.output)")
-        let large = try addRandomFile(mebibytes: 6)
+        let large = try nix.addRandomFile(mebibytes: 6)
 
         // Failed, then failed again on retry, each time naming the path, the file and ENOSPC.
         #expect(eventually(timeout: .seconds(30)) { lines(of: watch, containing: "No space left on device").count >= 2 }, "\(watch.output)")
@@ -121,7 +108,7 @@ struct StorageFaultTests {
 
         try disk.remount("rw")
         let watch = try startWatch(["--to", "file://\(cache)"])
-        let path = try addFile(named: "after-remount")
+        let path = try nix.addUniqueFile(named: "after-remount")
         #expect(eventually { isPublished(path, in: cache) }, "\(watch.output)")
         #expect(watch.stop() == 0)
     }
@@ -133,11 +120,11 @@ struct StorageFaultTests {
     @Test func aStateDirectoryTurningReadOnlyIsLoggedRetriedAndRecoveredFrom() throws {
         let watch = try startWatch()
         let cache = "\(state)/cache"
-        let before = try addFile(named: "before-read-only")
+        let before = try nix.addUniqueFile(named: "before-read-only")
         #expect(eventually { isPublished(before, in: cache) }, "\(watch.output)")
         let readOnly = try ScratchMount(readOnlyBindOf: state)
         defer { readOnly.unmount() }
-        let path = try addFile(named: "while-read-only")
+        let path = try nix.addUniqueFile(named: "while-read-only")
         #expect(eventually(timeout: .seconds(30)) { lines(of: watch, containing: "Read-only file system").count >= 2 }, "\(watch.output)")
         let failure = lines(of: watch, containing: "Read-only file system").first ?? ""
         #expect(failure.contains(path) && failure.contains(cache), "\(failure)")
@@ -181,9 +168,7 @@ struct StorageFaultTests {
         #expect(blocked.standardError.contains(database) && blocked.standardError.contains("lock"), "\(blocked.standardError)")
 
         lock.release()
-        let file = nix.directory.appending("after-the-lock")
-        try "after the lock".write(toFile: file, atomically: true, encoding: .utf8)
-        let path = try nix.add(file)
+        let path = try nix.addUniqueFile(named: "after-the-lock")
         #expect(eventually(timeout: .seconds(30)) { isPublished(path, in: cache) }, "\(watch.output)")
         #expect(watch.stop() == 0)
     }
