@@ -15,11 +15,14 @@ public final class StoreDatabase: @unchecked Sendable {
     public var storeDirectory: StoreDirectory { layout.storeDirectory }
     public var databasePath: String { layout.databasePath }
 
-    public init(layout: StoreLayout = StoreLayout()) throws {
+    /// - Parameter busyTimeout: how long a query waits for a lock another process holds (a
+    ///   writer's exclusive lock when Nix runs without WAL, `use-sqlite-wal = false`; a WAL
+    ///   recovery) before it fails busy.
+    public init(layout: StoreLayout = StoreLayout(), busyTimeout: Duration = .seconds(60)) throws {
         self.layout = layout
         let databasePath = layout.databasePath
         do {
-            database = try SQLiteDatabase(path: databasePath, mode: .readOnly, busyTimeout: .seconds(60))
+            database = try SQLiteDatabase(path: databasePath, mode: .readOnly, busyTimeout: busyTimeout)
             // Fail now, with the file named, rather than at the first query.
             try database.query("SELECT id FROM ValidPaths LIMIT 1") { _ in }
         } catch let error as SQLiteError {
@@ -159,6 +162,8 @@ public enum StoreDatabaseError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
+        case .cannotOpen(let path, let error) where error.isBusy:
+            "cannot read the Nix database \(path): another process held a lock on it for longer than the busy timeout (\(error.message))"
         case .cannotOpen(let path, let error):
             "cannot read the Nix database \(path): \(error.message). Is Nix installed there (see --store-root), and may this user read it?"
         case .notValid(let path):

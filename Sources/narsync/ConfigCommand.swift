@@ -66,8 +66,8 @@ struct ConfigCheckCommand: AsyncParsableCommand {
         for file in publishing.keyFiles {
             do { _ = try SecretKey(contentsOfFile: file) } catch { problems.append("\(error)") }
         }
-        for file in [publishing.credentialsFile, publishing.bearerTokenFile, publishing.netrcFile].compactMap({ $0 }) {
-            if let problem = privateFileProblem(file) { problems.append(problem) }
+        for file in publishing.secretFiles {
+            if let problem = SecretFile.problem(file) { problems.append(problem) }
         }
         guard let url = publishing.destination else { return problems }
         // Destination errors quote the URL; a password in it stays out of the output.
@@ -96,16 +96,5 @@ struct ConfigCheckCommand: AsyncParsableCommand {
             problems.append("\(EffectiveConfiguration.redactedURL(url)) cannot be reached: \(redacted(error))")
         }
         return problems
-    }
-
-    /// Why a file holding a secret cannot serve: unreadable, or open to group or others.
-    private static func privateFileProblem(_ path: String) -> String? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return "\(path): \(String(cString: strerror(errno)))" }
-        guard access(path, R_OK) == 0 else { return "\(path) is not readable by narsync (uid \(getuid()))" }
-        guard info.st_mode & 0o077 == 0 else {
-            return "\(path) holds a secret but group or others may read it (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it"
-        }
-        return nil
     }
 }

@@ -66,6 +66,9 @@ struct WatchCommand: AsyncParsableCommand {
     @Option(name: .customLong("grace-seconds"), help: "Seconds uploads in flight may take to finish after SIGTERM; the next start resumes what is left.")
     var graceSeconds = 30.0
 
+    @Option(name: .customLong("database-busy-seconds"), help: "Seconds a read of the Nix database waits for another process's lock before it is logged as failed and tried again later.")
+    var databaseBusySeconds = 60.0
+
     @Option(name: .customLong("abort-uploads-after-hours"), help: "At start, abort multipart uploads recorded for longer than this many hours.")
     var abortUploadsAfterHours = 24.0
 
@@ -90,6 +93,7 @@ struct WatchCommand: AsyncParsableCommand {
         guard (1...86_400).contains(recheckSeconds) else { throw ValidationError("--recheck-seconds must be between 1 and 86400") }
         guard (0.001...3600).contains(retryInitialSeconds) else { throw ValidationError("--retry-initial-seconds must be between 0.001 and 3600") }
         guard (0...3600).contains(graceSeconds) else { throw ValidationError("--grace-seconds must be between 0 and 3600") }
+        guard (0.001...3600).contains(databaseBusySeconds) else { throw ValidationError("--database-busy-seconds must be between 0.001 and 3600") }
         guard abortUploadsAfterHours >= 0 else { throw ValidationError("--abort-uploads-after-hours must not be negative") }
     }
 
@@ -154,7 +158,8 @@ struct WatchCommand: AsyncParsableCommand {
             filter: PathFilter(includes: includes, excludes: excludes, includeDerivations: keepDerivations, skipSignedBy: Set(skipSignedBy)),
             initialBackfill: initialBackfill,
             timing: WatchTiming(debounceWindow: .milliseconds(debounceMilliseconds), recheckInterval: .seconds(recheckSeconds)),
-            gracePeriod: .seconds(graceSeconds), staleUploadAge: .seconds(abortUploadsAfterHours * 3600))
+            gracePeriod: .seconds(graceSeconds), staleUploadAge: .seconds(abortUploadsAfterHours * 3600),
+            databaseBusyTimeout: .seconds(databaseBusySeconds))
     }
 
     /// SIGHUP: the arguments of each destination from the configuration as it is now, or nil

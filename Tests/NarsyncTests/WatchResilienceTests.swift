@@ -33,19 +33,6 @@ import TestSupport
         return watch
     }
 
-    private func addFile(named name: String) throws -> String {
-        let file = nix.directory.appending(name)
-        try "\(name) \(UUID())".write(toFile: file, atomically: true, encoding: .utf8)
-        return try nix.add(file)
-    }
-
-    /// A store path of incompressible data: its compressed NAR is as large as the file.
-    private func addRandomFile(mebibytes: Int) throws -> String {
-        let file = nix.directory.appending("random-\(mebibytes)")
-        try Subprocess.checked("/bin/sh", ["-c", "head -c \(mebibytes << 20) /dev/urandom > '\(file)'"])
-        return try nix.add(file)
-    }
-
     private func isPublished(_ storePath: String, in bucket: S3Destination) -> Bool {
         (try? bucket.exists(key: "\(narInfoName(of: storePath))")) ?? false
     }
@@ -76,7 +63,7 @@ import TestSupport
         defer { proxy.stop() }
         let partOptions = ["--part-size-mib", "8", "--parts-in-flight", "1"]
         let first = try startWatch(port: proxy.port, partOptions)
-        let large = try addRandomFile(mebibytes: 64)
+        let large = try nix.addRandomFile(mebibytes: 64)
         // One part in flight at a time: when the fourth is sent, three are stored and recorded.
         #expect(eventually(timeout: .seconds(60)) { proxy.requests.filter(Self.isPartUpload).count >= 4 }, "\(first.output)")
         first.stop(SIGKILL)
@@ -126,7 +113,7 @@ import TestSupport
         }
         defer { proxy.stop() }
         let watch = try startWatch(port: proxy.port, ["--request-attempts", "2"])
-        let paths = [try addFile(named: "first"), try addFile(named: "second")]
+        let paths = [try nix.addUniqueFile(named: "first"), try nix.addUniqueFile(named: "second")]
 
         // Failed at least twice each: retried, and waiting longer after each failure.
         #expect(eventually(timeout: .seconds(40)) {
@@ -155,7 +142,7 @@ import TestSupport
         }
         defer { proxy.stop() }
         let watch = try startWatch(port: proxy.port, ["--request-attempts", "2"])
-        let doomed = try addFile(named: "doomed"), kept = try addFile(named: "kept")
+        let doomed = try nix.addUniqueFile(named: "doomed"), kept = try nix.addUniqueFile(named: "kept")
         #expect(eventually(timeout: .seconds(40)) { (try? status()["retrying"] as? Int) == 2 }, "\(watch.output)")
 
         try nix.run("nix-store", ["--store", nix.storeRoot, "--delete", doomed])
@@ -173,13 +160,57 @@ import TestSupport
         #expect(dropped.count == 1 && dropped.first?["path"] as? String == String(doomed.dropFirst("/nix/store/".count)), "\(afterwards)")
     }
 
+    /// Storage faults campaign: `nix-store --delete` while the NAR is being read (the upload is
+    /// slowed, so the walk is half-way): the path is dropped as gone, not failed, and nothing of
+    /// it is published; added again, it is published, resuming the parts already stored.
+    @Test func aPathDeletedWhileItsNarIsReadIsDroppedWithNothingPublishedAndPublishedOnceAddedAgain() throws {
+        let slow = Flag(true)
+        let proxy = try FaultProxy(upstreamPort: moto.port) { _, method, target in
+            slow.isSet && method == "PUT" && target.contains("partNumber=") ? .delay(.seconds(1)) : nil
+        }
+        defer { proxy.stop() }
+        let watch = try startWatch(port: proxy.port, ["--part-size-mib", "5", "--parts-in-flight", "1"])
+        // Several files, so the walk still has files to open when the path goes.
+        let tree = nix.directory.appending("tree")
+        try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: true)
+        try Subprocess.checked("/bin/sh", ["-c", "for i in 1 2 3 4 5 6; do head -c 4194304 /dev/urandom > '\(tree)'/part-$i; done"])
+        let path = try nix.add(tree)
+        #expect(eventually(timeout: .seconds(40)) { proxy.requests.contains(where: Self.isPartUpload) }, "\(watch.output)")
+        try nix.run("nix-store", ["--store", nix.storeRoot, "--delete", path])
+        slow.isSet = false
+
+        let bucket = try signedBucket()
+        #expect(eventually(timeout: .seconds(40)) { (try? status()["recentDrops"] as? [[String: Any]])?.isEmpty == false }, "\(watch.output)")
+        #expect(watch.output.contains("skipped: no longer in the store"), "\(watch.output)")
+        // Gone, not failed: no error line, no retry.
+        #expect(!watch.output.split(separator: "\n").contains { $0.contains(path) && $0.contains("error") }, "\(watch.output)")
+        #expect(watch.process.isRunning)
+        #expect(!isPublished(path, in: bucket))
+        #expect(try bucket.listKeys(suffix: ".nar.zst")?.isEmpty == true)
+        // The parts stored so far stay recorded: the same NAR, if the path comes back, resumes
+        // them; if it never does, the start after --abort-uploads-after-hours aborts them.
+        let dropped = try status()
+        #expect(dropped["queued"] as? Int == 0 && dropped["retrying"] as? Int == 0, "\(dropped)")
+        let partsLeft = try bucket.multipartUploads().count
+        #expect(dropped["uploadsInFlight"] as? Int == 1 && partsLeft == 1, "\(dropped)")
+
+        // The same contents make the same path, registered again: published in full.
+        #expect(try nix.add(tree) == path)
+        #expect(eventually(timeout: .seconds(40)) { isPublished(path, in: bucket) }, "\(watch.output)")
+        #expect(watch.stop() == 0)
+        #expect(watch.output.contains("resumed a multipart upload"), "\(watch.output)")
+        #expect(try bucket.multipartUploads().isEmpty)
+        #expect(try status()["uploadsInFlight"] as? Int == 0)
+        try expectSubstitutable([path])
+    }
+
     @Test func sigtermLetsTheUploadInFlightFinishWithinTheGracePeriod() throws {
         let proxy = try FaultProxy(upstreamPort: moto.port) { _, method, target in
             method == "PUT" && target.contains("partNumber=") ? .delay(.milliseconds(600)) : nil
         }
         defer { proxy.stop() }
         let watch = try startWatch(port: proxy.port, ["--part-size-mib", "5", "--parts-in-flight", "1", "--grace-seconds", "60"])
-        let path = try addRandomFile(mebibytes: 16)
+        let path = try nix.addRandomFile(mebibytes: 16)
         #expect(eventually(timeout: .seconds(40)) { proxy.requests.contains(where: Self.isPartUpload) }, "\(watch.output)")
         #expect(watch.stop(SIGTERM) == 0)
         #expect(watch.output.contains("stopping: letting uploads in flight finish"), "\(watch.output)")
@@ -196,7 +227,7 @@ import TestSupport
         defer { proxy.stop() }
         let partOptions = ["--part-size-mib", "5", "--parts-in-flight", "1"]
         let first = try startWatch(port: proxy.port, partOptions + ["--grace-seconds", "1"])
-        let path = try addRandomFile(mebibytes: 16)
+        let path = try nix.addRandomFile(mebibytes: 16)
         #expect(eventually(timeout: .seconds(40)) { proxy.requests.filter(Self.isPartUpload).count >= 2 }, "\(first.output)")
         let stopping = ContinuousClock.now
         #expect(first.stop(SIGTERM) == 0)
@@ -222,7 +253,7 @@ import TestSupport
         defer { proxy.stop() }
         let partOptions = ["--part-size-mib", "5", "--parts-in-flight", "1"]
         let first = try startWatch(port: proxy.port, partOptions)
-        let path = try addRandomFile(mebibytes: 16)
+        let path = try nix.addRandomFile(mebibytes: 16)
         #expect(eventually(timeout: .seconds(40)) { proxy.requests.filter(Self.isPartUpload).count >= 3 }, "\(first.output)")
         first.stop(SIGKILL)
         let bucket = try signedBucket()

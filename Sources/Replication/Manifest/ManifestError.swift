@@ -1,6 +1,8 @@
 /// Why the manifest cannot be used, with the file and what to do about it.
 public enum ManifestError: Error, CustomStringConvertible, Equatable {
     case missing(path: String)
+    /// The state directory cannot be written (read-only file system, permissions).
+    case stateDirectoryNotWritable(directory: String, reason: String)
     case schemaMismatch(path: String, found: Int, expected: Int)
     case invalidStoredPath(path: String, value: String)
     case unknownUpload(destination: String, key: String, uploadID: String)
@@ -9,6 +11,8 @@ public enum ManifestError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .missing(let path):
             "no narsync manifest at \(path): check --state-dir, or start `narsync watch` once to create it"
+        case .stateDirectoryNotWritable(let directory, let reason):
+            "cannot write the state directory \(directory) (\(reason)): narsync keeps its manifest there; make it writable or choose another --state-dir"
         case .schemaMismatch(let path, let found, let expected) where found > expected:
             "the manifest \(path) has schema version \(found), written by a newer narsync; this one knows up to \(expected): upgrade narsync"
         case .schemaMismatch(let path, let found, let expected):

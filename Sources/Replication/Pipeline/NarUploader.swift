@@ -59,19 +59,26 @@ public struct NarUploader: Sendable {
         let compressor = try ZstdCompressor(level: compressionLevel, workers: workers(for: info))
         let send: (UnsafeRawBufferPointer) throws -> Void = { bytes in
             compressed.update(bytes)
-            try upload.write(bytes)
+            do {
+                try upload.write(bytes)
+            } catch {
+                throw DestinationFailure(error: error)
+            }
         }
         do {
             try NarWriter(root: physicalPath).write { chunk in
                 nar.update(chunk)
                 try compressor.compress(chunk, into: send)
             }
-        } catch let error as NarError {
-            // The path vanished while being read: garbage collection raced us.
+            try compressor.finish(into: send)
+        } catch let failure as DestinationFailure {
+            throw failure.error
+        } catch {
+            // The path vanished while being read (garbage collection raced us): the walk fails
+            // to open a file or directory that was there when it listed its parent.
             if access(physicalPath, F_OK) != 0 { throw PublishError.vanished(info.path) }
             throw PublishError.unreadable(info.path, "\(error)")
         }
-        try compressor.finish(into: send)
 
         let narHash = NixHash(nar.hasher.finalize())
         guard narHash == info.narHash, nar.count == info.narSize else {
@@ -83,6 +90,12 @@ public struct NarUploader: Sendable {
         committed = true
         return UploadedNar(key: key, fileHash: NixHash(compressed.hasher.finalize()), fileSize: compressed.count)
     }
+}
+
+/// An error of the destination while the NAR streams into it, told apart from the errors of
+/// reading the store path, which the same walk throws.
+private struct DestinationFailure: Error {
+    var error: any Error
 }
 
 /// A compressed NAR now in the cache.

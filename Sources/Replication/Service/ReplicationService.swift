@@ -49,7 +49,7 @@ public final class ReplicationService: Sendable {
         self.options = options
         self.logger = logger
         self.notifier = notifier
-        database = DatabaseReader(layout: layout)
+        database = DatabaseReader(layout: layout, busyTimeout: options.databaseBusyTimeout)
         // The loop drains events as they come and each producer has at most a few pending
         // (one watcher wake, one retry timer, one round, hook nudges bounded by its connection
         // limit), so this bound is never reached in practice.
@@ -63,7 +63,7 @@ public final class ReplicationService: Sendable {
     /// derivation is known): the hook server calls it from its own thread.
     /// - Returns: how many were newly queued (the others were queued or published already).
     public func enqueueBuild(outputs: [StorePath], derivation: StorePath?) throws -> Int {
-        let database = try StoreDatabase(layout: layout)
+        let database = try StoreDatabase(layout: layout, busyTimeout: options.databaseBusyTimeout)
         var paths = outputs
         if paths.isEmpty, let derivation { paths = try database.outputs(ofDerivation: derivation) }
         var accepted: [QueuedPath] = []
@@ -325,16 +325,20 @@ public final class ReplicationService: Sendable {
 /// The Nix database, opened once and used only on its own thread.
 private final class DatabaseReader: @unchecked Sendable {
     private let layout: StoreLayout
+    private let busyTimeout: Duration
     private let thread = BlockingExecutor(threadCount: 1, name: "nix-db")
     private var database: StoreDatabase?
 
-    init(layout: StoreLayout) { self.layout = layout }
+    init(layout: StoreLayout, busyTimeout: Duration) {
+        self.layout = layout
+        self.busyTimeout = busyTimeout
+    }
 
     deinit { thread.shutdown() }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (StoreDatabase) throws -> T) async throws -> T {
         try await thread.run {
-            if self.database == nil { self.database = try StoreDatabase(layout: self.layout) }
+            if self.database == nil { self.database = try StoreDatabase(layout: self.layout, busyTimeout: self.busyTimeout) }
             return try body(self.database!)
         }
     }

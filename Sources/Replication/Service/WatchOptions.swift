@@ -18,11 +18,15 @@ public struct WatchOptions: Sendable {
     /// Multipart uploads recorded in the manifest for longer than this are aborted at start:
     /// their parts cost storage, and a path still queued starts a new upload.
     public var staleUploadAge: Duration
+    /// How long a read of the Nix database waits for a lock another process holds (SQLite's
+    /// busy timeout) before the read fails, is logged and is tried again at the next wake.
+    public var databaseBusyTimeout: Duration
 
     public init(
         destinationName: String, filter: PathFilter = PathFilter(), initialBackfill: Bool = false,
         timing: WatchTiming = WatchTiming(), batchSize: Int = 256, gracePeriod: Duration = .seconds(30),
-        staleUploadAge: Duration = .seconds(24 * 3600), progress: (any PublishProgress)? = nil
+        staleUploadAge: Duration = .seconds(24 * 3600), databaseBusyTimeout: Duration = .seconds(60),
+        progress: (any PublishProgress)? = nil
     ) {
         self.destinationName = destinationName
         self.filter = filter
@@ -32,5 +36,6 @@ public struct WatchOptions: Sendable {
         self.gracePeriod = gracePeriod
         self.progress = progress
         self.staleUploadAge = staleUploadAge
+        self.databaseBusyTimeout = databaseBusyTimeout
     }
 }

@@ -45,6 +45,7 @@ struct Setting: Sendable {
         Setting(flag: "retry-initial-seconds", table: "watch", key: "retry-initial-seconds"),
         Setting(flag: "grace-seconds", table: "watch", key: "grace-seconds"),
         Setting(flag: "abort-uploads-after-hours", table: "watch", key: "abort-uploads-after-hours"),
+        Setting(flag: "database-busy-seconds", table: "watch", key: "database-busy-seconds"),
         Setting(flag: "hook-socket", table: "hook", key: "socket"),
         Setting(flag: "spool-dir", table: "hook", key: "spool-dir"),
         Setting(flag: "hook-trust-user", table: "hook", key: "trust-users", kind: .list),

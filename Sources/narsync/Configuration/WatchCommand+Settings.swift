@@ -16,6 +16,7 @@ extension WatchCommand {
         case "retry-initial-seconds": return [String(retryInitialSeconds)]
         case "grace-seconds": return [String(graceSeconds)]
         case "abort-uploads-after-hours": return [String(abortUploadsAfterHours)]
+        case "database-busy-seconds": return [String(databaseBusySeconds)]
         case "hook-socket": return [hookSocket]
         case "spool-dir": return optional(spoolDirectory)
         case "hook-trust-user": return hookTrustUsers

@@ -80,12 +80,16 @@ struct PublishingOptions: ParsableArguments {
         storeDirectory: StoreDirectory, repair: Bool, url: String? = nil, keyFiles: [String]? = nil
     ) throws -> (any BinaryCacheDestination, PublishOptions) {
         let keys = try (keyFiles ?? self.keyFiles).map { try SecretKey(contentsOfFile: $0) }
+        for file in secretFiles { try SecretFile.check(file) }
         let destination = try Destinations.open(url ?? self.destination ?? "", options: destinationOptions)
         let options = PublishOptions(
             signingKeys: keys, jobs: jobs, compressionLevel: compressionLevel, compressionWorkers: zstdThreads,
             repair: repair, cacheInfo: CacheInfo(storeDirectory: storeDirectory, priority: priority))
         return (destination, options)
     }
+
+    /// The credential files given, each holding a secret (see `SecretFile`).
+    var secretFiles: [String] { [credentialsFile, bearerTokenFile, netrcFile].compactMap { $0 } }
 
     /// How remote destinations send, and where their credentials come from.
     var destinationOptions: DestinationOptions {
