@@ -30,14 +30,23 @@ public final class BlockingExecutor: @unchecked Sendable {
             let suffix = "-\(index)"
             let threadName = String(decoding: name.utf8.prefix(15 - suffix.utf8.count), as: UTF8.self) + suffix
             let thread = Thread {
-                // Named from inside, so that the kernel (and `top -H`) knows the name too.
                 Thread.current.name = threadName
+                Self.setKernelName(threadName)
                 self.workLoop()
             }
             thread.stackSize = 1 << 20
             threads.append(thread)
         }
         threads.forEach { $0.start() }
+    }
+
+    /// Gives the calling thread `name` where `top -H` and /proc read it. Foundation's setter
+    /// does not always get there (the thread then keeps its creator's name, e.g. a Dispatch
+    /// worker's), and Glibc's module has no pthread_setname_np; a thread may rename itself
+    /// through its own comm file.
+    private static func setKernelName(_ name: String) {
+        guard let file = try? FileDescriptor(path: "/proc/thread-self/comm", flags: O_WRONLY) else { return }
+        try? Array(name.utf8).withUnsafeBytes { try file.writeAll($0, path: "/proc/thread-self/comm") }
     }
 
     /// Runs `body` on one of the executor's threads and returns its result.
