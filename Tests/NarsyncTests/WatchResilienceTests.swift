@@ -27,7 +27,7 @@ import TestSupport
     private func startWatch(port: Int? = nil, _ extra: [String] = []) throws -> BackgroundProcess {
         let watch = try BackgroundProcess(narsyncExecutable, [
             "watch", "--to", url(port: port), "--store-root", nix.storeRoot, "--state-dir", state,
-            "--recheck-seconds", "2", "--retry-initial-seconds", "0.5",
+            "--recheck-seconds", "2", "--retry-initial-seconds", "0.5", "--hook-socket", "none",
         ] + extra, environment: environment, logFile: nix.directory.appending("watch-\(UUID().uuidString).log"))
         #expect(eventually { watch.output.contains("watching") }, "\(watch.output)")
         return watch

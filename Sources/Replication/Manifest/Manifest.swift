@@ -38,11 +38,8 @@ public final class Manifest: @unchecked Sendable {
         self.retryPolicy = retryPolicy
         switch mode {
         case .readWrite:
-            try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
             // SQLite would only say "unable to open database file"; name the directory and why.
-            guard access(stateDirectory, W_OK) == 0 else {
-                throw ManifestError.stateDirectoryNotWritable(directory: stateDirectory, reason: String(cString: strerror(errno)))
-            }
+            try ManifestError.requireWritable(stateDirectory: stateDirectory)
             database = try SQLiteDatabase(path: path, mode: .readWriteCreate)
             // WAL lets `narsync status` read while the service writes. synchronous=NORMAL does
             // not fsync each commit: a power loss may undo the newest commits, never reorder

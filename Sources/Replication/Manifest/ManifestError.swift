@@ -1,3 +1,5 @@
+import Foundation
+
 /// Why the manifest cannot be used, with the file and what to do about it.
 public enum ManifestError: Error, CustomStringConvertible, Equatable {
     case missing(path: String)
@@ -21,6 +23,17 @@ public enum ManifestError: Error, CustomStringConvertible, Equatable {
             "the manifest \(path) holds '\(value)', which is not a store path; the file was changed outside narsync"
         case .unknownUpload(let destination, let key, let uploadID):
             "a part was stored for the multipart upload \(uploadID) of \(key) at \(destination), which the manifest never saw start"
+        }
+    }
+}
+
+extension ManifestError {
+    /// Creates the state directory if needed; throws `stateDirectoryNotWritable` if narsync
+    /// cannot write there.
+    static func requireWritable(stateDirectory: String) throws {
+        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+        guard access(stateDirectory, W_OK) == 0 else {
+            throw stateDirectoryNotWritable(directory: stateDirectory, reason: String(cString: strerror(errno)))
         }
     }
 }

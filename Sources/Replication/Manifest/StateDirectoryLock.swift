@@ -16,7 +16,7 @@ public final class StateDirectoryLock: Sendable {
     /// Takes the lock without waiting; throws `StateDirectoryLockError.inUse` if another
     /// process holds it.
     public init(stateDirectory: String) throws {
-        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+        try ManifestError.requireWritable(stateDirectory: stateDirectory)
         path = "\(stateDirectory)/\(Self.fileName)"
         descriptor = try FileDescriptor(path: path, flags: O_RDWR | O_CREAT, mode: 0o600)
         guard retryingOnInterrupt({ flock(descriptor.rawValue, LOCK_EX | LOCK_NB) }) == 0 else {
