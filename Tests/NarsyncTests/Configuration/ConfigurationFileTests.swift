@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import NarsyncConfiguration
 @testable import narsync
 
 /// config.toml is read strictly, and every complaint names the file, the line and the key.

@@ -3,16 +3,16 @@ import TOMLKit
 
 /// config.toml, read strictly: every key must be a setting narsync knows, with a value of the
 /// right type, or the file is refused with the line of the offending key.
-struct ConfigurationFile: Sendable {
-    static let defaultPath = "/etc/narsync/config.toml"
+public struct ConfigurationFile: Sendable {
+    public static let defaultPath = "/etc/narsync/config.toml"
 
-    var path: String
+    public var path: String
     /// Top-level, `[store]` and `[watch]` settings.
-    var service: SettingValues
+    public var service: SettingValues
     /// One entry per `[[destination]]` table, in order.
-    var destinations: [SettingValues]
+    public var destinations: [SettingValues]
 
-    init(contentsOf path: String) throws {
+    public init(contentsOf path: String) throws {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -22,7 +22,7 @@ struct ConfigurationFile: Sendable {
         try self.init(text: text, path: path)
     }
 
-    init(text: String, path: String) throws {
+    public init(text: String, path: String) throws {
         self.path = path
         let lines = KeyLines(text)
         let table: TOMLTable

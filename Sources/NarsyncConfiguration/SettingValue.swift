@@ -1,12 +1,12 @@
 /// A setting's value as the words the command line carries after its flag, and where it
 /// came from.
-struct SettingValue: Sendable, Equatable {
-    enum Origin: Sendable, Equatable, CustomStringConvertible {
+public struct SettingValue: Sendable, Equatable {
+    public enum Origin: Sendable, Equatable, CustomStringConvertible {
         case commandLine
         case environment(String)
         case file(String, line: Int?)
 
-        var description: String {
+        public var description: String {
             switch self {
             case .commandLine: "command line"
             case .environment(let name): "environment \(name)"
@@ -17,8 +17,8 @@ struct SettingValue: Sendable, Equatable {
     }
 
     /// One word for `.value`, any number for `.list`, "true" or "false" for `.flag`.
-    var words: [String]
-    var origin: Origin
+    public var words: [String]
+    public var origin: Origin
 
     /// The arguments that give this value on the command line.
     func arguments(for setting: Setting) -> [String] {
@@ -30,4 +30,4 @@ struct SettingValue: Sendable, Equatable {
 }
 
 /// Settings by flag: one layer (command line, environment, or one table of the file).
-typealias SettingValues = [String: SettingValue]
+public typealias SettingValues = [String: SettingValue]

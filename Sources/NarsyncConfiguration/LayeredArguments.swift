@@ -8,21 +8,21 @@ import Foundation
 ///
 /// A setting given on the command line replaces the environment's and the file's value whole,
 /// lists included: `--key-file a` alone signs with a, whatever key-files the file names.
-struct LayeredArguments: Sendable {
+public struct LayeredArguments: Sendable {
     /// The `--config` path used, nil when none was given and the default file is absent.
-    var configurationPath: String?
+    public var configurationPath: String?
     /// One argument vector per destination (the file's `[[destination]]` tables, or one when
     /// it has none), each complete: the command line's own words plus what the environment
     /// and the file add.
-    var destinations: [[String]]
+    public var destinations: [[String]]
     /// Where each setting's value came from, per destination; settings left to defaults are absent.
-    var origins: [[String: SettingValue]]
+    public var origins: [[String: SettingValue]]
 
     /// - Parameters:
     ///   - commandLine: the arguments after `watch`.
     ///   - requireFile: whether a missing configuration file is an error even when it is the
     ///     default one (`narsync config check`).
-    init(commandLine: [String], environment: [String: String], requireFile: Bool = false) throws {
+    public init(commandLine: [String], environment: [String: String], requireFile: Bool = false) throws {
         let given = try Self.settingsGiven(on: commandLine)
         let fromEnvironment = try Self.settings(from: environment)
 
@@ -118,7 +118,7 @@ extension LayeredArguments {
     /// An ArgumentParser message ("--jobs must be between 1 and 256") with where each setting
     /// it names got its value, when that was not the command line: the user fixes the file's
     /// line or the variable, not a flag they never typed.
-    func annotated(_ message: String, destination: Int) -> String {
+    public func annotated(_ message: String, destination: Int) -> String {
         let sources = Setting.all.compactMap { setting -> String? in
             guard message.contains("--\(setting.flag)"), let value = origins[destination][setting.flag],
                   value.origin != .commandLine else { return nil }

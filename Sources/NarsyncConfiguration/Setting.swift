@@ -2,8 +2,8 @@
 /// environment variable (`NARSYNC_JOBS`) and the key of config.toml (`jobs` in
 /// `[[destination]]`). The command line's option structs stay the one definition of what a
 /// setting means; this table only says where else a value may come from.
-struct Setting: Sendable {
-    enum Kind: Sendable {
+public struct Setting: Sendable {
+    public enum Kind: Sendable {
         /// One value: `--jobs 4`, `jobs = 4`.
         case value
         /// Repeatable: `--key-file a --key-file b`, `key-files = ["a", "b"]`, `NARSYNC_KEY_FILE=a,b`.
@@ -13,11 +13,11 @@ struct Setting: Sendable {
     }
 
     /// The long flag without its dashes.
-    var flag: String
+    public var flag: String
     /// The TOML table the key lives in: nil for the top level, "destination" for `[[destination]]`.
-    var table: String?
-    var key: String
-    var kind: Kind = .value
+    public var table: String?
+    public var key: String
+    public var kind: Kind = .value
     /// Whether the value names a file holding a secret: checked for its permissions, never read
     /// into the configuration.
     var isSecretFile = false
@@ -25,14 +25,14 @@ struct Setting: Sendable {
     var environmentName: String { "NARSYNC_" + flag.uppercased().replacingOccurrences(of: "-", with: "_") }
 
     /// `key`, `store.root` or `destination.jobs`, as messages name it.
-    var qualifiedKey: String { table.map { "\($0).\(key)" } ?? key }
+    public var qualifiedKey: String { table.map { "\($0).\(key)" } ?? key }
 
-    var isPerDestination: Bool { table == Setting.destinationTable }
+    public var isPerDestination: Bool { table == Setting.destinationTable }
 
-    static let destinationTable = "destination"
+    public static let destinationTable = "destination"
 
     /// Every setting of `narsync watch` that config.toml and the environment can give.
-    static let all: [Setting] = [
+    public static let all: [Setting] = [
         Setting(flag: "state-dir", key: "state-dir"),
         Setting(flag: "log-level", key: "log-level"),
         Setting(flag: "log-format", key: "log-format"),
@@ -66,7 +66,7 @@ struct Setting: Sendable {
         destination("skip-signed-by", kind: .list),
     ]
 
-    static func named(flag: String) -> Setting? { all.first { $0.flag == flag } }
+    public static func named(flag: String) -> Setting? { all.first { $0.flag == flag } }
 
     private static func destination(_ flag: String, key: String? = nil, kind: Kind = .value, secret: Bool = false) -> Setting {
         Setting(flag: flag, table: destinationTable, key: key ?? flag, kind: kind, isSecretFile: secret)
