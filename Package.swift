@@ -62,7 +62,7 @@ let package = Package(
         ),
         // config.toml and NARSYNC_* variables layered under the command line, apart from the
         // command line itself so that the fuzzers can read configuration files.
-        .target(name: "NarsyncConfiguration", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(name: "NarsyncConfiguration", dependencies: ["NixStore", .product(name: "TOMLKit", package: "TOMLKit")]),
         // The thin command line.
         .executableTarget(
             name: "narsync",

@@ -61,6 +61,24 @@ import Testing
         #expect(syntax?.message.hasPrefix("not valid TOML") == true)
     }
 
+    /// Found by fuzz/run config: toml++ asserted (aborting narsync) on a header without a name.
+    @Test func aTableHeaderWithoutANameIsAnErrorNotAnAbort() {
+        for (text, line) in [("[[\nestination]]\nurl = \"file:///c\"", 1), ("state-dir = \"/s\"\n[ #store]", 2), ("[", 1), ("a = 1\n\n [[ =", 3)] {
+            let refused = error(text)
+            #expect(refused?.location == "/etc/narsync/config.toml:\(line)", "\(text.debugDescription)")
+            #expect(refused?.message.contains("a table header must name its table") == true)
+        }
+        #expect(throws: Never.self) { try ConfigurationFile(text: "[[ destination ]]\nurl = \"file:///c\"\n[ \"store\" ]\nroot = \"/\"", path: "c.toml") }
+    }
+
+    /// Found by fuzz/run config: toml++'s message quotes the file, control characters included.
+    @Test func errorsEscapeControlCharactersOfTheFile() {
+        for text in ["[watch]\ninitial-backfill = f\u{1b}[2J", "\"key\\u001b[31m\" = 1"] {
+            let refused = error(text)
+            #expect(refused.map { !$0.description.unicodeScalars.contains { $0.value < 0x20 } } == true, "\(String(describing: refused))")
+        }
+    }
+
     @Test func urlsLoseTheirSecretsButNotTheirPaths() {
         #expect(EffectiveConfiguration.redactedURL("https://alice:hunter2@cache.example/nix")
                 == "https://alice:REDACTED@cache.example/nix")
