@@ -25,7 +25,7 @@ public struct ConfigurationFile: Sendable {
     public init(text: String, path: String) throws {
         self.path = path
         let lines = KeyLines(text)
-        try Self.requireNamedTableHeaders(text, path: path)
+        try TOMLAssertionGuard.check(text, path: path)
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
@@ -58,34 +58,6 @@ public struct ConfigurationFile: Sendable {
         }
         self.service = service
         self.destinations = destinations
-    }
-
-    /// Refuses a table header whose name does not start with a key character or a quote, such
-    /// as `[[` at the end of a line: toml++ (under TOMLKit 0.6.0) asserts there instead of
-    /// reporting an error, which aborts narsync (found by fuzz/run config). A line of a
-    /// multi-line string or array that looks like such a header is refused too; narsync's
-    /// settings have neither.
-    private static func requireNamedTableHeaders(_ text: String, path: String) throws {
-        let isKeyStart: (UInt8) -> Bool = { byte in
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"),
-                 UInt8(ascii: "\""), UInt8(ascii: "'"), UInt8(ascii: "]"):
-                true
-            default: false
-            }
-        }
-        let isBlank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
-        for (index, line) in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
-            var rest = line.drop(while: isBlank)
-            guard rest.first == UInt8(ascii: "[") else { continue }
-            rest = rest.dropFirst().drop(while: isBlank)
-            if rest.first == UInt8(ascii: "[") { rest = rest.dropFirst().drop(while: isBlank) }
-            if let first = rest.first, isKeyStart(first) { continue }
-            throw ConfigurationError(
-                .file(path, line: index + 1), "not valid TOML: a table header must name its table, as in [store] or [[destination]]"
-            )
-        }
     }
 
     private static func read(

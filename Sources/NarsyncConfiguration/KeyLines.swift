@@ -16,8 +16,10 @@ struct KeyLines {
         var table: String?
         var index: Int?
         var arrayCounts: [String: Int] = [:]
-        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.trimmingCharacters(in: .whitespaces)
+        // Lines end at every "\n" byte, as toml++ counts them; split by Characters, a "\r\n"
+        // would not end one.
+        for (number, rawLine) in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = Substring(rawLine).trimmingCharacters(in: .whitespacesAndNewlines)
             if line.hasPrefix("[[") {
                 let name = Self.unquoted(line.dropFirst(2).prefix { $0 != "]" })
                 (table, index) = (name, arrayCounts[name, default: 0])

@@ -71,6 +71,26 @@ import Testing
         #expect(throws: Never.self) { try ConfigurationFile(text: "[[ destination ]]\nurl = \"file:///c\"\n[ \"store\" ]\nroot = \"/\"", path: "c.toml") }
     }
 
+    /// Found by fuzz/run config: toml++ asserted (aborting narsync) on `}` where an array value belongs.
+    @Test func aBraceWhereAnArrayValueBelongsIsAnErrorNotAnAbort() {
+        for (text, line) in [("root = [}", 1), ("[[destination]]\nexclude = [\"a\", # c\n }", 3), ("a = \"[\"\nb = [ \n\n}", 4)] {
+            let refused = error(text)
+            #expect(refused?.location == "/etc/narsync/config.toml:\(line)", "\(text.debugDescription)")
+            #expect(refused?.message.contains("'}' where an array expects a value") == true)
+        }
+        // Braces and brackets in strings and comments are only text.
+        #expect(throws: Never.self) {
+            try ConfigurationFile(text: "[[destination]]\nexclude = [\"[}\", '[}', \"\"\"\nx[}\"\"\"] # [}\n", path: "c.toml")
+        }
+    }
+
+    /// Found by fuzz/run config: lines were split by Characters, so in a file with CRLF line
+    /// ends (one Character each) every key was on line 1.
+    @Test func namesLinesOfFilesWithCRLFLineEnds() {
+        let unknown = error("state-dir = \"/srv\"\r\n\r\n[[destination]]\r\nurl = \"file:///c\"\r\njbos = 4\r\n")
+        #expect(unknown?.location == "/etc/narsync/config.toml:5")
+    }
+
     /// Found by fuzz/run config: toml++'s message quotes the file, control characters included.
     @Test func errorsEscapeControlCharactersOfTheFile() {
         for text in ["[watch]\ninitial-backfill = f\u{1b}[2J", "\"key\\u001b[31m\" = 1"] {
