@@ -9,7 +9,7 @@ let path = "/etc/narsync/config.toml"
 fuzz { bytes in
     // The service reads the file as UTF-8 and refuses anything else before parsing.
     guard let text = utf8(bytes) else { return }
-    let lineCount = text.split(separator: "\n", omittingEmptySubsequences: false).count
+    let lineCount = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).count
     let file: ConfigurationFile
     do {
         file = try ConfigurationFile(text: text, path: path)
