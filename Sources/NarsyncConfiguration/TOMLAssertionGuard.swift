@@ -6,14 +6,17 @@
 ///   like such a header is refused too; narsync's settings have neither.
 /// - A `}` where an array expects a value (`[}`, `[1, }`), found by a light scan that skips
 ///   strings and comments.
+/// - A date or time (`1979-05-27T0`, whose malformed forms assert): no setting takes one, so
+///   any bare word outside strings and comments that starts with a digit and holds a `:`, or
+///   four digits and a `-`, is refused before toml++ sees it.
 enum TOMLAssertionGuard {
     static func check(_ text: String, path: String) throws {
         let bytes = Array(text.utf8)
         if let line = unnamedTableHeader(bytes) {
             throw ConfigurationError(.file(path, line: line), "not valid TOML: a table header must name its table, as in [store] or [[destination]]")
         }
-        if let line = braceWhereAValueBelongs(bytes) {
-            throw ConfigurationError(.file(path, line: line), "not valid TOML: '}' where an array expects a value or ']'")
+        if let (line, reason) = firstUnsafeToken(bytes) {
+            throw ConfigurationError(.file(path, line: line), reason)
         }
     }
 
@@ -30,8 +33,9 @@ enum TOMLAssertionGuard {
         return nil
     }
 
-    /// The 1-based line of the first `}` right after a `[` or `,` (blanks and comments aside).
-    private static func braceWhereAValueBelongs(_ bytes: [UInt8]) -> Int? {
+    /// The 1-based line and the reason of the first `}` right after a `[` or `,` (blanks and
+    /// comments aside), or of the first date or time.
+    private static func firstUnsafeToken(_ bytes: [UInt8]) -> (Int, String)? {
         var line = 1
         var previous: UInt8 = 0
         var index = 0
@@ -47,7 +51,16 @@ enum TOMLAssertionGuard {
                 previous = byte
                 continue
             case UInt8(ascii: "}") where previous == UInt8(ascii: "[") || previous == UInt8(ascii: ","):
-                return line
+                return (line, "not valid TOML: '}' where an array expects a value or ']'")
+            case UInt8(ascii: "0")...UInt8(ascii: "9") where !isWordByte(previous):
+                let word = bytes[index...].prefix(while: isWordByte)
+                let isDate = word.count > 4 && word.prefix(4).allSatisfy(isDigit) && word[word.startIndex + 4] == UInt8(ascii: "-")
+                if isDate || word.contains(UInt8(ascii: ":")) {
+                    return (line, "a date or time is not a value of any setting; quote it if it is meant as text")
+                }
+                index += word.count
+                previous = word.last!
+                continue
             default:
                 if !isBlank(byte) && byte != UInt8(ascii: "\r") { previous = byte }
             }
@@ -88,6 +101,18 @@ enum TOMLAssertionGuard {
     }
 
     private static let newline = UInt8(ascii: "\n")
+
+    private static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+
+    /// Bytes of bare keys, numbers, dates and times.
+    private static func isWordByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "."), UInt8(ascii: ":"):
+            true
+        default: false
+        }
+    }
 
     private static func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
 

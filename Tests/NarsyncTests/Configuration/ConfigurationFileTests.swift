@@ -84,6 +84,18 @@ import Testing
         }
     }
 
+    /// Found by fuzz/run config: toml++ asserted (aborting narsync) on a malformed date-time.
+    @Test func aDateOrTimeIsAnErrorNotAnAbort() {
+        for (text, line) in [("state-dir = 3958-05-27TEE", 1), ("[watch]\ndebounce-ms = 07:32:00", 2), ("[[destination]]\ninclude = [1979-05-27]", 2)] {
+            let refused = error(text)
+            #expect(refused?.location == "/etc/narsync/config.toml:\(line)", "\(text.debugDescription)")
+            #expect(refused?.message.contains("a date or time is not a value of any setting") == true)
+        }
+        #expect(throws: Never.self) {
+            try ConfigurationFile(text: "state-dir = \"2024-01-01T00:00\" # 1979-05-27\n[watch]\ndebounce-ms = 1_000\ngrace-seconds = +1.5e3", path: "c.toml")
+        }
+    }
+
     /// Found by fuzz/run config: lines were split by Characters, so in a file with CRLF line
     /// ends (one Character each) every key was on line 1.
     @Test func namesLinesOfFilesWithCRLFLineEnds() {
