@@ -11,58 +11,74 @@
 ///   four digits and a `-`, is refused before toml++ sees it.
 enum TOMLAssertionGuard {
     static func check(_ text: String, path: String) throws {
-        let bytes = Array(text.utf8)
-        if let line = unnamedTableHeader(bytes) {
+        // Scalars, not bytes: toml++ takes non-ASCII spaces (and a byte order mark) for blanks.
+        let scalars = Array(text.unicodeScalars)
+        if let line = unnamedTableHeader(scalars) {
             throw ConfigurationError(.file(path, line: line), "not valid TOML: a table header must name its table, as in [store] or [[destination]]")
         }
-        if let (line, reason) = firstUnsafeToken(bytes) {
+        if let (line, reason) = firstUnsafeToken(scalars) {
             throw ConfigurationError(.file(path, line: line), reason)
         }
     }
 
     /// The 1-based line of the first header without a name.
-    private static func unnamedTableHeader(_ bytes: [UInt8]) -> Int? {
-        for (index, line) in bytes.split(separator: newline, omittingEmptySubsequences: false).enumerated() {
-            var rest = line.drop(while: isBlank)
-            guard rest.first == UInt8(ascii: "[") else { continue }
-            rest = rest.dropFirst().drop(while: isBlank)
-            if rest.first == UInt8(ascii: "[") { rest = rest.dropFirst().drop(while: isBlank) }
-            if let first = rest.first, isKeyStart(first) { continue }
-            return index + 1
+    private static func unnamedTableHeader(_ scalars: [Unicode.Scalar]) -> Int? {
+        var line = 1
+        var atLineStart = true
+        var index = 0
+        while index < scalars.count {
+            let scalar = scalars[index]
+            index += 1
+            if scalar == "\n" || isLineBreak(scalar) {
+                if scalar == "\n" { line += 1 }
+                atLineStart = true
+                continue
+            }
+            if isBlank(scalar) { continue }
+            defer { atLineStart = false }
+            guard atLineStart, scalar == "[" else { continue }
+            var next = index
+            while next < scalars.count, isBlank(scalars[next]) { next += 1 }
+            if next < scalars.count, scalars[next] == "[" {
+                next += 1
+                while next < scalars.count, isBlank(scalars[next]) { next += 1 }
+            }
+            if next < scalars.count, isKeyStart(scalars[next]) { continue }
+            return line
         }
         return nil
     }
 
     /// The 1-based line and the reason of the first `}` right after a `[` or `,` (blanks and
     /// comments aside), or of the first date or time.
-    private static func firstUnsafeToken(_ bytes: [UInt8]) -> (Int, String)? {
+    private static func firstUnsafeToken(_ bytes: [Unicode.Scalar]) -> (Int, String)? {
         var line = 1
-        var previous: UInt8 = 0
+        var previous: Unicode.Scalar = "\0"
         var index = 0
         while index < bytes.count {
             let byte = bytes[index]
             switch byte {
             case newline:
                 line += 1
-            case UInt8(ascii: "#"):
+            case "#":
                 while index + 1 < bytes.count, bytes[index + 1] != newline { index += 1 }
-            case UInt8(ascii: "\""), UInt8(ascii: "'"):
+            case "\"", "'":
                 index = endOfString(bytes, at: index, line: &line)
                 previous = byte
                 continue
-            case UInt8(ascii: "}") where previous == UInt8(ascii: "[") || previous == UInt8(ascii: ","):
+            case "}" where previous == "[" || previous == ",":
                 return (line, "not valid TOML: '}' where an array expects a value or ']'")
-            case UInt8(ascii: "0")...UInt8(ascii: "9") where !isWordByte(previous):
+            case "0"..."9" where !isWordByte(previous):
                 let word = bytes[index...].prefix(while: isWordByte)
-                let isDate = word.count > 4 && word.prefix(4).allSatisfy(isDigit) && word[word.startIndex + 4] == UInt8(ascii: "-")
-                if isDate || word.contains(UInt8(ascii: ":")) {
+                let isDate = word.count > 4 && word.prefix(4).allSatisfy(isDigit) && word[word.startIndex + 4] == "-"
+                if isDate || word.contains(":") {
                     return (line, "a date or time is not a value of any setting; quote it if it is meant as text")
                 }
                 index += word.count
                 previous = word.last!
                 continue
             default:
-                if !isBlank(byte) && byte != UInt8(ascii: "\r") { previous = byte }
+                if !isBlank(byte) && byte != "\r" && !isLineBreak(byte) { previous = byte }
             }
             index += 1
         }
@@ -70,16 +86,17 @@ enum TOMLAssertionGuard {
     }
 
     /// The index after the string starting at `start`, counting the lines it spans.
-    private static func endOfString(_ bytes: [UInt8], at start: Int, line: inout Int) -> Int {
+    private static func endOfString(_ bytes: [Unicode.Scalar], at start: Int, line: inout Int) -> Int {
         let quote = bytes[start]
         let isTriple = start + 2 < bytes.count && bytes[start + 1] == quote && bytes[start + 2] == quote
         var index = start + (isTriple ? 3 : 1)
         while index < bytes.count {
             let byte = bytes[index]
             if byte == newline {
-                line += 1
+                // An unclosed one-line string ends here; the caller counts the line.
                 if !isTriple { return index }
-            } else if byte == UInt8(ascii: "\\") && quote == UInt8(ascii: "\"") {
+                line += 1
+            } else if byte == "\\" && quote == "\"" {
                 if index + 1 < bytes.count, bytes[index + 1] == newline { line += 1 }
                 index += 1
             } else if byte == quote {
@@ -100,28 +117,32 @@ enum TOMLAssertionGuard {
         return index
     }
 
-    private static let newline = UInt8(ascii: "\n")
+    private static let newline: Unicode.Scalar = "\n"
 
-    private static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+    /// What toml++ skips as a blank: space, tab, other Unicode spaces and the byte order mark.
+    private static func isBlank(_ scalar: Unicode.Scalar) -> Bool {
+        scalar == " " || scalar == "\t" || scalar == "\u{FEFF}"
+            || (scalar.value >= 0x80 && scalar.properties.isWhitespace && !isLineBreak(scalar))
+    }
 
-    /// Bytes of bare keys, numbers, dates and times.
-    private static func isWordByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-             UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "."), UInt8(ascii: ":"):
-            true
+    /// Line breaks toml++ knows besides "\n" (which alone counts lines).
+    private static func isLineBreak(_ scalar: Unicode.Scalar) -> Bool {
+        ["\u{0B}", "\u{0C}", "\u{85}", "\u{2028}", "\u{2029}"].contains(scalar)
+    }
+
+    private static func isDigit(_ scalar: Unicode.Scalar) -> Bool { scalar >= "0" && scalar <= "9" }
+
+    /// Scalars of bare keys, numbers, dates and times.
+    private static func isWordByte(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar {
+        case "A"..."Z", "a"..."z", "0"..."9", "_", "-", "+", ".", ":": true
         default: false
         }
     }
 
-    private static func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
-
-    private static func isKeyStart(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"),
-             UInt8(ascii: "\""), UInt8(ascii: "'"), UInt8(ascii: "]"):
-            true
+    private static func isKeyStart(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar {
+        case "A"..."Z", "a"..."z", "0"..."9", "_", "-", "\"", "'", "]": true
         default: false
         }
     }

@@ -63,7 +63,7 @@ import Testing
 
     /// Found by fuzz/run config: toml++ asserted (aborting narsync) on a header without a name.
     @Test func aTableHeaderWithoutANameIsAnErrorNotAnAbort() {
-        for (text, line) in [("[[\nestination]]\nurl = \"file:///c\"", 1), ("state-dir = \"/s\"\n[ #store]", 2), ("[", 1), ("a = 1\n\n [[ =", 3)] {
+        for (text, line) in [("[[\nestination]]\nurl = \"file:///c\"", 1), ("state-dir = \"/s\"\n[ #store]", 2), ("[", 1), ("a = 1\n\n [[ =", 3), ("\u{FEFF}[#g]", 1), ("a = 1\n\u{3000}[\u{A0}}", 2)] {
             let refused = error(text)
             #expect(refused?.location == "/etc/narsync/config.toml:\(line)", "\(text.debugDescription)")
             #expect(refused?.message.contains("a table header must name its table") == true)
@@ -86,7 +86,7 @@ import Testing
 
     /// Found by fuzz/run config: toml++ asserted (aborting narsync) on a malformed date-time.
     @Test func aDateOrTimeIsAnErrorNotAnAbort() {
-        for (text, line) in [("state-dir = 3958-05-27TEE", 1), ("[watch]\ndebounce-ms = 07:32:00", 2), ("[[destination]]\ninclude = [1979-05-27]", 2)] {
+        for (text, line) in [("state-dir = 3958-05-27TEE", 1), ("[watch]\ndebounce-ms = 07:32:00", 2), ("[[destination]]\ninclude = [1979-05-27]", 2), ("a = \"unclosed\nb = 07:00", 2)] {
             let refused = error(text)
             #expect(refused?.location == "/etc/narsync/config.toml:\(line)", "\(text.debugDescription)")
             #expect(refused?.message.contains("a date or time is not a value of any setting") == true)
