@@ -13,6 +13,9 @@ let package = Package(
         .executable(name: "narsync", targets: ["narsync"]),
         .executable(name: "narsync-hook", targets: ["narsync-hook"]),
         .library(name: "NixStore", targets: ["NixStore"]),
+        // For the fuzzers in fuzz/, a package of their own.
+        .library(name: "Hook", targets: ["Hook"]),
+        .library(name: "NarsyncConfiguration", targets: ["NarsyncConfiguration"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -57,14 +60,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // config.toml and NARSYNC_* variables layered under the command line, apart from the
+        // command line itself so that the fuzzers can read configuration files.
+        .target(name: "NarsyncConfiguration", dependencies: ["NixStore", .product(name: "TOMLKit", package: "TOMLKit")]),
         // The thin command line.
         .executableTarget(
             name: "narsync",
             dependencies: [
-                "NixStore", "BinaryCache", "Replication", "Hook", "SystemSupport",
+                "NixStore", "BinaryCache", "Replication", "Hook", "SystemSupport", "NarsyncConfiguration",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
@@ -80,6 +85,6 @@ let package = Package(
         .testTarget(name: "BinaryCacheTests", dependencies: ["BinaryCache", "TestSupport"]),
         .testTarget(name: "HookTests", dependencies: ["Hook", "TestSupport"]),
         .testTarget(name: "ReplicationTests", dependencies: ["Replication", "CZstd", "TestSupport"]),
-        .testTarget(name: "NarsyncTests", dependencies: ["narsync", "BinaryCache", "TestSupport"]),
+        .testTarget(name: "NarsyncTests", dependencies: ["narsync", "NarsyncConfiguration", "BinaryCache", "TestSupport"]),
     ]
 )

@@ -37,7 +37,8 @@ public struct HookInput: Sendable {
         var tooMany = 0
         var paths: [StorePath] = []
         for text in outputs {
-            for word in text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }) {
+            // By scalars: as one Character, "\r\n" would separate nothing.
+            for word in text.unicodeScalars.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }).map(Substring.init) {
                 do {
                     let path = try storeDirectory.parsePath(String(word))
                     let lineSize = "out \n".utf8.count + word.utf8.count

@@ -8,10 +8,11 @@ extension NarInfo {
     /// - Throws: `NarInfoError` naming `source` and the line at fault.
     public init(parsing text: String, storeDirectory: StoreDirectory, source: String) throws {
         var fields = NarInfoFields(source: source)
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        if lines.last == "" { lines.removeLast() }
+        // Lines end at every "\n" byte, as in Nix; split by Characters, a "\r\n" would not end one.
+        var lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false)
+        if lines.last?.isEmpty == true { lines.removeLast() }
         for (index, line) in lines.enumerated() {
-            try fields.read(line, number: index + 1, storeDirectory: storeDirectory)
+            try fields.read(Substring(line), number: index + 1, storeDirectory: storeDirectory)
         }
         self = try fields.narInfo()
     }

@@ -12,9 +12,10 @@ public enum NixBase32 {
         return table
     }()
 
-    /// The length of the encoding of `byteCount` bytes (52 for SHA-256, 32 for a store path hash).
+    /// The length of the encoding of `byteCount` bytes (52 for SHA-256, 32 for a store path hash,
+    /// 0 for none, as `encode` gives).
     public static func encodedLength(byteCount: Int) -> Int {
-        (byteCount * 8 - 1) / 5 + 1
+        (byteCount * 8 + 4) / 5
     }
 
     public static func encode(_ bytes: [UInt8]) -> String {
@@ -37,7 +38,7 @@ public enum NixBase32 {
     /// length is wrong, or the top bits that cannot belong to `byteCount` bytes are set.
     public static func decode(_ text: some StringProtocol, byteCount: Int) -> [UInt8]? {
         let characters = Array(text.utf8)
-        guard characters.count == encodedLength(byteCount: byteCount) else { return nil }
+        guard byteCount >= 0, characters.count == encodedLength(byteCount: byteCount) else { return nil }
         var bytes = [UInt8](repeating: 0, count: byteCount)
         for n in 0..<characters.count {
             let digit = Int(digitValues[Int(characters[characters.count - n - 1])])

@@ -81,9 +81,9 @@ public enum NixHashError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .malformed(let text):
-            "'\(text)' is not a SHA-256 hash in a form Nix writes (sha256:<base16|nix32|base64> or sha256-<base64>)"
+            "'\(text.debugQuoted)' is not a SHA-256 hash in a form Nix writes (sha256:<base16|nix32|base64> or sha256-<base64>)"
         case .unsupportedAlgorithm(let text):
-            "'\(text)' is not a SHA-256 hash; narsync handles NAR and file hashes, which Nix always makes with SHA-256"
+            "'\(text.debugQuoted)' is not a SHA-256 hash; narsync handles NAR and file hashes, which Nix always makes with SHA-256"
         }
     }
 }

@@ -112,7 +112,7 @@ public enum StorePathError: Error, CustomStringConvertible, Equatable {
         case .malformed(let input, let reason):
             "'\(input.debugQuoted)' is not a valid store path: \(reason)"
         case .notInStore(let input, let directory):
-            "'\(input.debugQuoted)' is not a store path: it is not directly under the store directory \(directory)"
+            "'\(input.debugQuoted)' is not a store path: it is not directly under the store directory \(directory.debugQuoted)"
         case .invalidStoreDirectory(let input):
             "'\(input.debugQuoted)' is not a usable store directory: it must be an absolute path without '.', '..' or a trailing slash"
         }

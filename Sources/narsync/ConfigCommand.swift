@@ -1,6 +1,7 @@
 import ArgumentParser
 import BinaryCache
 import Foundation
+import NarsyncConfiguration
 import NixStore
 import SystemSupport
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NarsyncConfiguration
 
 @main
 struct Narsync: AsyncParsableCommand {

@@ -3,6 +3,7 @@ import BinaryCache
 import Foundation
 import Hook
 import Logging
+import NarsyncConfiguration
 import NixStore
 import Replication
 import SystemSupport

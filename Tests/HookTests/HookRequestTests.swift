@@ -113,6 +113,15 @@ import TestSupport
         #expect(input.dropped.allSatisfy { !$0.contains("\u{1b}") && !$0.contains("\n") })
     }
 
+    /// Found while fuzzing (the narinfo parser had the same fault): split by Characters, a
+    /// "\r\n" (one Character) separated nothing, and both paths around it were dropped.
+    @Test func separatesPathsAtCRLFLineEnds() throws {
+        let a = "/nix/store/" + randomStorePathBaseName("a"), b = "/nix/store/" + randomStorePathBaseName("b")
+        let input = HookInput(outputs: ["\(a)\r\n\(b)\r\n"], derivation: nil, storeDirectory: store)
+        #expect(input.request?.outputs.map { store.fullPath(of: $0) } == [a, b])
+        #expect(input.dropped.isEmpty)
+    }
+
     @Test func takesTheDerivationOnlyIfItIsADerivationPath() throws {
         let out = "/nix/store/" + randomStorePathBaseName("a")
         let drv = "/nix/store/" + randomStorePathBaseName("a.drv")

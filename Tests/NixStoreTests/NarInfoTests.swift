@@ -127,6 +127,19 @@ import TestSupport
         #expect(try NarInfo(parsing: String(text.dropLast()), storeDirectory: store, source: "x") == info)
     }
 
+    /// Found by fuzz/run narinfo: lines were split by Characters, so a value ending in "\r" (the
+    /// last line, without a newline) rendered as "\r\n", one Character, and swallowed the next
+    /// line when read back: the narinfo narsync wrote was not the one it read.
+    @Test func linesEndAtEveryNewlineByteAsInNix() throws {
+        let text = Self.sample + "Sig: cache-1:abc\r"
+        let info = try NarInfo(parsing: text, storeDirectory: store, source: "x")
+        #expect(info.signatures == ["cache-1:abc\r"])
+        #expect(try NarInfo(parsing: info.rendered(in: store), storeDirectory: store, source: "rendered") == info)
+        // CRLF lines: the "\r" belongs to the value, as in Nix, which makes StorePath invalid.
+        let crlf = Self.sample.replacingOccurrences(of: "\n", with: "\r\n")
+        #expect(throws: NarInfoError.self) { try NarInfo(parsing: crlf, storeDirectory: store, source: "x") }
+    }
+
     static let sample = """
         StorePath: /nix/store/7flp919dhp51n4bwr4q5b4xlw79h917g-top
         URL: nar/1a35rjks2ka188iyhj2ylp24d1vdxhdhw4mkb2z72bw7vjl9qsdc.nar.xz

@@ -60,6 +60,20 @@ import TestSupport
         #expect(NixBase32.encode([]) == "")
     }
 
+    /// Found by fuzz/run hashes: decoding for zero bytes indexed past an empty array (a crash),
+    /// since the length formula gave one digit for no bytes.
+    @Test func decodesEveryByteCountAsEncodeWritesIt() {
+        #expect(NixBase32.decode("s", byteCount: 0) == nil)
+        #expect(NixBase32.decode("", byteCount: 0) == [])
+        #expect(NixBase32.decode("", byteCount: -1) == nil)
+        for count in 1...40 {
+            let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+            let text = NixBase32.encode(bytes)
+            #expect(text.count == NixBase32.encodedLength(byteCount: count))
+            #expect(NixBase32.decode(text, byteCount: count) == bytes, "\(count) bytes")
+        }
+    }
+
     @Test func refusesDigitsBeyondTheLastByteAsNixDoes() throws {
         // 52 digits carry 260 bits for 256: the first digit holds only the top bit, so it is 0 or 1.
         let nix = try NixEnvironment()

@@ -37,4 +37,15 @@ import TestSupport
             #expect(throws: NixHashError.self, "\(text)") { try NixHash(parsing: text) }
         }
     }
+
+    /// Found by fuzz/run hashes: the message repeated a hostile hash's control characters,
+    /// which a narinfo's FileHash carries into the log.
+    @Test func errorsEscapeControlCharacters() {
+        for text in ["sha256:\u{1b}[31mred\rforged", "md5:\u{1b}[2J"] {
+            let error = #expect(throws: NixHashError.self) { try NixHash(parsing: text) }
+            let description = error.map { "\($0)" } ?? ""
+            #expect(!description.unicodeScalars.contains { $0.value < 0x20 }, "\(description.debugDescription)")
+            #expect(description.contains("\\u{1b}"))
+        }
+    }
 }

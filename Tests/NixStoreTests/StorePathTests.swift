@@ -54,6 +54,14 @@ import TestSupport
         #expect(throws: StorePathError.self) { try StoreDirectory("/nix/../store") }
     }
 
+    /// Found by fuzz/run store-path: a store directory's control characters reached the message.
+    @Test func errorsEscapeTheStoreDirectorysControlCharacters() throws {
+        let store = try StoreDirectory("/nix\u{1b}[1m/store")
+        let error = #expect(throws: StorePathError.self) { try store.parsePath("/nix/store/00rn9ycyln9km24xqsq6y3bd5njkazsv-dep") }
+        let description = error.map { "\($0)" } ?? ""
+        #expect(!description.unicodeScalars.contains { $0.value < 0x20 }, "\(description.debugDescription)")
+    }
+
     @Test func ordersBytewiseAsNixSetsDo() throws {
         let hash = "00rn9ycyln9km24xqsq6y3bd5njkazsv"
         let paths = try ["b", "a.b", "B", "a", "a-b", "_"].map { try StorePath(baseName: "\(hash)-\($0)") }

@@ -1,4 +1,5 @@
 import Foundation
+import NarsyncConfiguration
 
 /// The configuration `narsync watch` would run with, written as config.toml with each value's
 /// origin in a comment. Values are shown as they are, except the secrets a URL may carry (a

@@ -1,3 +1,5 @@
+import NarsyncConfiguration
+
 /// The value each setting ended up with once ArgumentParser applied the options' defaults,
 /// as config.toml would write it.
 extension WatchCommand {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import NarsyncConfiguration
 @testable import narsync
 
 /// config.toml is read strictly, and every complaint names the file, the line and the key.
@@ -58,6 +59,56 @@ import Testing
         let syntax = error("state-dir = \"/srv\"\n\n[store\nroot = \"/\"")
         #expect(syntax?.location == "/etc/narsync/config.toml:3")
         #expect(syntax?.message.hasPrefix("not valid TOML") == true)
+    }
+
+    /// Found by fuzz/run config: toml++ asserted (aborting narsync) on a header without a name.
+    @Test func aTableHeaderWithoutANameIsAnErrorNotAnAbort() {
+        for (text, line) in [("[[\nestination]]\nurl = \"file:///c\"", 1), ("state-dir = \"/s\"\n[ #store]", 2), ("[", 1), ("a = 1\n\n [[ =", 3), ("\u{FEFF}[#g]", 1), ("a = 1\n\u{3000}[\u{A0}}", 2)] {
+            let refused = error(text)
+            #expect(refused?.location == "/etc/narsync/config.toml:\(line)", "\(text.debugDescription)")
+            #expect(refused?.message.contains("a table header must name its table") == true)
+        }
+        #expect(throws: Never.self) { try ConfigurationFile(text: "[[ destination ]]\nurl = \"file:///c\"\n[ \"store\" ]\nroot = \"/\"", path: "c.toml") }
+    }
+
+    /// Found by fuzz/run config: toml++ asserted (aborting narsync) on `}` where an array value belongs.
+    @Test func aBraceWhereAnArrayValueBelongsIsAnErrorNotAnAbort() {
+        for (text, line) in [("root = [}", 1), ("[[destination]]\nexclude = [\"a\", # c\n }", 3), ("a = \"[\"\nb = [ \n\n}", 4)] {
+            let refused = error(text)
+            #expect(refused?.location == "/etc/narsync/config.toml:\(line)", "\(text.debugDescription)")
+            #expect(refused?.message.contains("'}' where an array expects a value") == true)
+        }
+        // Braces and brackets in strings and comments are only text.
+        #expect(throws: Never.self) {
+            try ConfigurationFile(text: "[[destination]]\nexclude = [\"[}\", '[}', \"\"\"\nx[}\"\"\"] # [}\n", path: "c.toml")
+        }
+    }
+
+    /// Found by fuzz/run config: toml++ asserted (aborting narsync) on a malformed date-time.
+    @Test func aDateOrTimeIsAnErrorNotAnAbort() {
+        for (text, line) in [("state-dir = 3958-05-27TEE", 1), ("[watch]\ndebounce-ms = 07:32:00", 2), ("[[destination]]\ninclude = [1979-05-27]", 2), ("a = \"unclosed\nb = 07:00", 2)] {
+            let refused = error(text)
+            #expect(refused?.location == "/etc/narsync/config.toml:\(line)", "\(text.debugDescription)")
+            #expect(refused?.message.contains("a date or time is not a value of any setting") == true)
+        }
+        #expect(throws: Never.self) {
+            try ConfigurationFile(text: "state-dir = \"2024-01-01T00:00\" # 1979-05-27\n[watch]\ndebounce-ms = 1_000\ngrace-seconds = +1.5e3", path: "c.toml")
+        }
+    }
+
+    /// Found by fuzz/run config: lines were split by Characters, so in a file with CRLF line
+    /// ends (one Character each) every key was on line 1.
+    @Test func namesLinesOfFilesWithCRLFLineEnds() {
+        let unknown = error("state-dir = \"/srv\"\r\n\r\n[[destination]]\r\nurl = \"file:///c\"\r\njbos = 4\r\n")
+        #expect(unknown?.location == "/etc/narsync/config.toml:5")
+    }
+
+    /// Found by fuzz/run config: toml++'s message quotes the file, control characters included.
+    @Test func errorsEscapeControlCharactersOfTheFile() {
+        for text in ["[watch]\ninitial-backfill = f\u{1b}[2J", "\"key\\u001b[31m\" = 1"] {
+            let refused = error(text)
+            #expect(refused.map { !$0.description.unicodeScalars.contains { $0.value < 0x20 } } == true, "\(String(describing: refused))")
+        }
     }
 
     @Test func urlsLoseTheirSecretsButNotTheirPaths() {

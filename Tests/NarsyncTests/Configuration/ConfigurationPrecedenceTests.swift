@@ -1,4 +1,5 @@
 import Foundation
+import NarsyncConfiguration
 import Testing
 import TestSupport
 @testable import narsync
