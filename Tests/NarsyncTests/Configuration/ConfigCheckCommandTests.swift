@@ -144,6 +144,8 @@ import TestSupport
                 state-dir = "\(nix.directory.appending("state"))"
                 [store]
                 root = "\(nix.storeRoot)"
+                [hook]
+                socket = "none"
                 [[destination]]
                 url = "file://\(cache)"
                 """.write(toFile: config, atomically: true, encoding: .utf8)
@@ -176,6 +178,8 @@ import TestSupport
             state-dir = "\(nix.directory.appending("state"))"
             [store]
             root = "\(nix.storeRoot)"
+            [hook]
+            socket = "none"
             [watch]
             recheck-seconds = 2
             """.write(toFile: config, atomically: true, encoding: .utf8)

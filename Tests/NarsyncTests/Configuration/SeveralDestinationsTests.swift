@@ -15,6 +15,8 @@ import TestSupport
             state-dir = "\(state)"
             [store]
             root = "\(nix.storeRoot)"
+            [hook]
+            socket = "none"
             [watch]
             recheck-seconds = 2
             [[destination]]
