@@ -81,6 +81,7 @@ import TestSupport
         let watch = try BackgroundProcess(narsyncExecutable, [
             "watch", "--to", url, "--key-file", key.secretKeyFile, "--store-root", nix.storeRoot, "--state-dir", state,
             "--initial-backfill", "--jobs", "1", "--metrics-listen", "127.0.0.1:\(port)", "--log-format", "json",
+            "--hook-socket", "none",
         ], environment: nix.environment, logFile: nix.directory.appending("watch.log"))
         let destination = "destination=\"\(url)\""
         let status = { () -> String in
