@@ -30,22 +30,21 @@ final class CacheInvariantChecker: @unchecked Sendable {
     private var running = true
     private var seen = Set<String>()
     private var found: [String] = []
-    private var thread: Thread?
 
     init(_ reader: Reader) { self.reader = reader }
 
     var violations: [String] { lock.withLock { found } }
     var narInfosSeen: Int { lock.withLock { seen.count } }
 
+    /// Polls on a thread of its own until `stop()`. The checker keeps no reference to the
+    /// thread, which would keep the checker (and its destination) alive for good.
     func start() {
-        let thread = Thread { [self] in
+        Thread { [self] in
             while lock.withLock({ running }) {
                 check()
                 usleep(5_000)
             }
-        }
-        self.thread = thread
-        thread.start()
+        }.start()
     }
 
     func stop() {
