@@ -1,5 +1,18 @@
 import CCrypto
 
+/// libcrypto, initialised before its first use without its clean-up at exit(3). That clean-up
+/// frees libcrypto's global state while other threads may still hash or sign with it: narsync
+/// exiting past its SIGTERM grace period, with uploads in flight, crashed (SIGSEGV) in the curl
+/// thread signing a request (found by `reliability/sanitizers thread`). The process is ending;
+/// nothing is lost by leaving libcrypto as it is.
+public enum CryptoLibrary {
+    /// Evaluate before anything (curl included) calls into OpenSSL: only the first
+    /// initialisation decides whether the clean-up is registered.
+    public static let initialize: Void = {
+        _ = OPENSSL_init_crypto(UInt64(OPENSSL_INIT_NO_ATEXIT), nil)
+    }()
+}
+
 /// Incremental SHA-256 through libcrypto, which uses the CPU's SHA extensions where present.
 ///
 /// A value type with reference semantics would be a trap here, so this is a class: one hasher,
@@ -8,6 +21,7 @@ public final class SHA256Hasher {
     private let context: OpaquePointer
 
     public init() {
+        CryptoLibrary.initialize
         guard let context = EVP_MD_CTX_new() else { fatalError("out of memory allocating an EVP_MD_CTX") }
         self.context = context
         EVP_DigestInit_ex(context, EVP_sha256(), nil)

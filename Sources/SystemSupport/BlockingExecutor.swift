@@ -10,12 +10,13 @@ import Foundation
 /// `maximumQueued` jobs are already waiting.
 public final class BlockingExecutor: @unchecked Sendable {
     private let condition = NSCondition()
-    private var jobs: [() -> Void] = []
+    /// Queued jobs from `jobsHead` on; the slots before it are nil, so that a finished job's
+    /// closure, and everything it captured, is released as soon as the job ran.
+    private var jobs: [(() -> Void)?] = []
     private var jobsHead = 0
     private var waitingSubmitters: [CheckedContinuation<Void, Never>] = []
     private var isShutDown = false
     private let maximumQueued: Int
-    private var threads: [Thread] = []
 
     /// - Parameters:
     ///   - threadCount: how many jobs run at once.
@@ -25,8 +26,9 @@ public final class BlockingExecutor: @unchecked Sendable {
     public init(threadCount: Int, name: String, maximumQueued: Int = 1024) {
         precondition(threadCount > 0, "a BlockingExecutor needs at least one thread")
         self.maximumQueued = max(1, maximumQueued)
-        for index in 0..<threadCount {
-            // Threads keep the executor alive until `shutdown()` lets them return.
+        // Threads keep the executor alive until `shutdown()` lets them return. The executor
+        // keeps no reference to them, so that once they have returned it is freed.
+        let threads = (0..<threadCount).map { index in
             let suffix = "-\(index)"
             let threadName = String(decoding: name.utf8.prefix(15 - suffix.utf8.count), as: UTF8.self) + suffix
             let thread = Thread {
@@ -35,7 +37,7 @@ public final class BlockingExecutor: @unchecked Sendable {
                 self.workLoop()
             }
             thread.stackSize = 1 << 20
-            threads.append(thread)
+            return thread
         }
         threads.forEach { $0.start() }
     }
@@ -112,7 +114,7 @@ public final class BlockingExecutor: @unchecked Sendable {
                 condition.unlock()
                 return
             }
-            let job = jobs[jobsHead]
+            let job = jobs[jobsHead].take()!
             jobsHead += 1
             if jobsHead > 64 && jobsHead * 2 > jobs.count {
                 jobs.removeFirst(jobsHead)

@@ -114,7 +114,7 @@ final class FaultSchedule: @unchecked Sendable {
         #expect(error?.attempts == 1)
         #expect(error?.description.contains("s3://\(bucket)/x.narinfo") == true)
         #expect(proxy.requests.count == 1)
-        #expect(ContinuousClock.now - started < .seconds(1))
+        #expect(ContinuousClock.now - started < Duration.seconds(1).scaled)
     }
 
     @Test func retriesStopAtTheLimit() throws {

@@ -97,7 +97,7 @@ struct Enqueued: Sendable, Equatable {
         #expect(throws: HookClientError.self) {
             try HookClient.send(try request("a"), storeDirectory: store, socketPath: directory.appending("absent.sock"))
         }
-        #expect(ContinuousClock.now - started < .milliseconds(100))
+        #expect(ContinuousClock.now - started < Duration.milliseconds(100).scaled)
     }
 
     @Test func refusesGarbageAndQueuesNothing() throws {
@@ -136,7 +136,7 @@ struct Enqueued: Sendable, Equatable {
 
         let started = ContinuousClock.now
         #expect(try HookClient.send(try request("prompt"), storeDirectory: store, socketPath: harness.socketPath) == 1)
-        #expect(ContinuousClock.now - started < .milliseconds(200))
+        #expect(ContinuousClock.now - started < Duration.milliseconds(200).scaled)
 
         // The stalled ones are dropped at their deadline, with a reason.
         for socket in stalled + [half] {
@@ -155,7 +155,7 @@ struct Enqueued: Sendable, Equatable {
         #expect(throws: HookClientError.self) {
             try HookClient.send(try request("later"), storeDirectory: store, socketPath: harness.socketPath)
         }
-        #expect(ContinuousClock.now - started < .milliseconds(400))
+        #expect(ContinuousClock.now - started < Duration.milliseconds(400).scaled)
     }
 
     @Test func refusesAnUntrustedUserAndTrustsAConfiguredOne() throws {

@@ -35,7 +35,6 @@ final class CacheInvariantChecker: @unchecked Sendable {
     private var whole = Set<String>()
     private var passes = 0
     private var found: [String] = []
-    private var thread: Thread?
 
     init(_ reader: Reader, recheckWholeNarInfos: Bool = true) {
         self.reader = reader
@@ -47,15 +46,15 @@ final class CacheInvariantChecker: @unchecked Sendable {
     /// Times the checker listed the cache and checked what it found.
     var passCount: Int { lock.withLock { passes } }
 
+    /// Polls on a thread of its own until `stop()`. The checker keeps no reference to the
+    /// thread, which would keep the checker (and its destination) alive for good.
     func start() {
-        let thread = Thread { [self] in
+        Thread { [self] in
             while lock.withLock({ running }) {
                 check()
                 usleep(5_000)
             }
-        }
-        self.thread = thread
-        thread.start()
+        }.start()
     }
 
     func stop() {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import SystemSupport
 
 @Suite struct BlockingExecutorTests {
@@ -40,4 +41,35 @@ import Testing
         }
         #expect(total == (0..<50).reduce(0, +))
     }
+
+    /// Found by LeakSanitizer (`reliability/sanitizers address`): a finished job's closure stayed
+    /// in the queue until 64 more jobs ran. A job capturing its owner (the service's Nix database
+    /// reader does) then kept the owner, its SQLite connection and the executor's thread alive
+    /// for good, once per configuration reload.
+    @Test func aFinishedJobReleasesWhatItCaptured() async {
+        let executor = BlockingExecutor(threadCount: 1, name: "test")
+        defer { executor.shutdown() }
+        weak var released: Captured?
+        do {
+            let captured = Captured()
+            released = captured
+            await executor.run { _ = captured }
+        }
+        #expect(eventually(timeout: .seconds(5)) { released == nil })
+    }
+
+    /// Found by LeakSanitizer: the executor kept its threads and each thread's closure kept the
+    /// executor, so an executor was never freed, even after `shutdown()` ended its threads.
+    @Test func anExecutorIsFreedOnceShutDown() async {
+        weak var released: BlockingExecutor?
+        do {
+            let executor = BlockingExecutor(threadCount: 2, name: "test")
+            released = executor
+            #expect(await executor.run { 1 } == 1)
+            executor.shutdown()
+        }
+        #expect(eventually(timeout: .seconds(5)) { released == nil })
+    }
 }
+
+private final class Captured: Sendable {}

@@ -33,9 +33,10 @@ public final class BackgroundProcess: @unchecked Sendable {
     }
 }
 
-/// Polls `condition` every 50 ms until it holds or `timeout` passes; returns whether it held.
+/// Polls `condition` every 50 ms until it holds or `timeout` (scaled by `TestTiming`) passes;
+/// returns whether it held.
 public func eventually(timeout: Duration = .seconds(20), _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = ContinuousClock.now + timeout
+    let deadline = ContinuousClock.now + timeout.scaled
     while ContinuousClock.now < deadline {
         if try condition() { return true }
         usleep(50_000)

@@ -21,9 +21,10 @@ public final class Recorder<Value: Sendable>: @unchecked Sendable {
         return values
     }
 
-    /// Waits until `count` values are recorded or `timeout` passes, and returns what was recorded.
+    /// Waits until `count` values are recorded or `timeout` (scaled by `TestTiming`) passes, and
+    /// returns what was recorded.
     public func wait(forCount count: Int, timeout: TimeInterval = 10) -> [Value] {
-        let deadline = Date(timeIntervalSinceNow: timeout)
+        let deadline = Date(timeIntervalSinceNow: timeout * TestTiming.scale)
         condition.lock()
         defer { condition.unlock() }
         while values.count < count && condition.wait(until: deadline) {}

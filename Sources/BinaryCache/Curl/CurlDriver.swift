@@ -1,7 +1,7 @@
 internal import CCurl
 import Foundation
 import Logging
-import Synchronization
+import SystemSupport
 
 /// The thread behind a `CurlMulti`: it adds requests to curl's multi handle, lets curl move
 /// their bytes, retries what failed transiently and hands outcomes back. Everything but
@@ -16,7 +16,7 @@ final class CurlDriver: @unchecked Sendable {
     private let settings: TransferSettings
     private let statistics: TransferStatistics
     private let logger: Logger
-    private let inbox = Mutex(Inbox())
+    private let inbox = Locked(Inbox())
     private var active: [UnsafeMutableRawPointer: CurlAttempt] = [:]
     private var waitingToRetry: [(due: ContinuousClock.Instant, exchange: Exchange)] = []
 

@@ -1,6 +1,7 @@
 internal import CCurl
 import Foundation
 import Logging
+import NixStore
 
 /// One dedicated thread driving every request of a destination through a curl multi handle:
 /// connections (and HTTP/2 streams) are reused across requests, many requests are in flight at
@@ -22,8 +23,12 @@ final class CurlMulti: Sendable {
 
     deinit { driver.stop() }
 
-    /// curl_global_init is not thread-safe; a static let runs it exactly once.
-    private static let initializeCurl: Void = { curl_global_init(ccurl_global_default()) }()
+    /// curl_global_init is not thread-safe; a static let runs it exactly once. libcrypto first,
+    /// as curl initialises it too.
+    private static let initializeCurl: Void = {
+        CryptoLibrary.initialize
+        curl_global_init(ccurl_global_default())
+    }()
 
     /// Sends `exchange`; its completion runs on the driver thread.
     func start(_ exchange: Exchange) { driver.submit(exchange) }

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Synchronization
 import NixStore
 import SystemSupport
 
@@ -22,7 +21,7 @@ public final class ReplicationService: Sendable {
     /// With `initialBackfill`, the newest row at the very first start: rows up to it were there
     /// before narsync and queue at backfill priority, below new builds. (They are all queued
     /// within the first scan, so a restart need not remember it.)
-    private let backfillEnd = Mutex<Int64>(0)
+    private let backfillEnd = Locked<Int64>(0)
     private let events: AsyncStream<Event>
     private let eventSink: AsyncStream<Event>.Continuation
 

@@ -1,6 +1,6 @@
 import BinaryCache
 import Metrics
-import Synchronization
+import SystemSupport
 
 /// Carries a destination's transfer counts (retries, resumed multipart uploads and their parts)
 /// into counters: `update()` adds what happened since the last call.
@@ -13,7 +13,7 @@ final class TransferMetrics: Sendable {
     private let retries: Counter
     private let uploadsResumed: Counter
     private let partsResumed: Counter
-    private let seen = Mutex(Counts())
+    private let seen = Locked(Counts())
 
     init(_ statistics: TransferStatistics, destination: String) {
         self.statistics = statistics

@@ -1,7 +1,6 @@
 import Foundation
 import NixStore
 import Replication
-import Synchronization
 import SystemSupport
 
 /// A one-line live progress display on standard error, for interactive runs:
@@ -16,7 +15,7 @@ final class ProgressBar: PublishProgress {
         var lastDraw = ContinuousClock.now - .seconds(1)
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let start = ContinuousClock.now
 
     func batchStarted(paths: Int, narBytes: UInt64, alreadyCached: Int) {

@@ -4,7 +4,6 @@ import Hook
 import Logging
 import NixStore
 import Replication
-import Synchronization
 import SystemSupport
 
 /// The replication services of one configuration, one per destination, over one manifest;
@@ -103,7 +102,7 @@ final class WatchControl: Sendable {
         var stopping = false
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     func running(_ services: [ReplicationService]) {
         let stopping = state.withLock { state in

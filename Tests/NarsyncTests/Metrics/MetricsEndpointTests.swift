@@ -80,7 +80,8 @@ import TestSupport
         let state = nix.directory.appending("state")
         let watch = try BackgroundProcess(narsyncExecutable, [
             "watch", "--to", url, "--key-file", key.secretKeyFile, "--store-root", nix.storeRoot, "--state-dir", state,
-            "--hook-socket", "none", "--initial-backfill", "--jobs", "1", "--metrics-listen", "127.0.0.1:\(port)", "--log-format", "json",
+            "--initial-backfill", "--jobs", "1", "--metrics-listen", "127.0.0.1:\(port)", "--log-format", "json",
+            "--hook-socket", "none",
         ], environment: nix.environment, logFile: nix.directory.appending("watch.log"))
         let destination = "destination=\"\(url)\""
         let status = { () -> String in

@@ -3,7 +3,6 @@ import Foundation
 import Logging
 import NixStore
 import SystemSupport
-import Synchronization
 import Testing
 import TestSupport
 @testable import Replication
@@ -114,7 +113,7 @@ import TestSupport
 /// A real destination that records the order in which objects became visible.
 final class RecordingDestination: BinaryCacheDestination {
     private let inner: any BinaryCacheDestination
-    private let log = Mutex<[String]>([])
+    private let log = Locked<[String]>([])
 
     init(_ inner: any BinaryCacheDestination) { self.inner = inner }
 

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// Consumes a stream in the background and keeps what came and when, so a test can wait for
 /// elements with a timeout without cancelling the consumer (which would end the stream).
@@ -28,10 +29,11 @@ final class StreamRecorder<Element: Sendable, Record: Sendable>: @unchecked Send
     var elements: [Element] { recorded.map(\.element) }
     var isFinished: Bool { locked { $0.finished } }
 
-    /// Waits until `condition` holds for the entries so far, or `timeout` passes; returns whether it held.
+    /// Waits until `condition` holds for the entries so far, or `timeout` (scaled by `TestTiming`)
+    /// passes; returns whether it held.
     @discardableResult
     func wait(upTo timeout: Duration, until condition: ([Entry]) -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = ContinuousClock.now + timeout.scaled
         while ContinuousClock.now < deadline {
             if condition(recorded) { return true }
             try? await Task.sleep(for: .milliseconds(10))
