@@ -158,12 +158,7 @@ final class S3ObjectUpload: ObjectUpload {
         }
         let sha256 = SHA256Hasher.hash(bytes).hex
         if let completed = completedByInterruptedRun, let uploadID {
-            if let part = completed[number], part.size == bytes.count, part.sha256 == sha256 {
-                storedParts[number] = part
-                reusedCount += 1
-                statistics.recordReusedPart()
-                return
-            }
+            if keep(completed[number], size: bytes.count, sha256: sha256) { return }
             guard number == 1 else { throw try differsFromCompletedUpload(uploadID) }
             // Other bytes from the start: a new upload replaces the object.
             try journal?.uploadEnded(key: key, uploadID: uploadID)
@@ -194,15 +189,20 @@ final class S3ObjectUpload: ObjectUpload {
     /// old upload, the rest is sent into it, each part replacing the old one of its number.
     private func reuse(number: Int, size: Int, sha256: String) throws -> Bool {
         guard let old = reusable[number] else { return false }
-        if old.size == size && old.sha256 == sha256 {
-            storedParts[number] = old
-            reusedCount += 1
-            statistics.recordReusedPart()
-            return true
-        }
+        if keep(old, size: size, sha256: sha256) { return true }
         reusable.removeAll()
         if number == 1, let uploadID { try abandon(uploadID) }
         return false
+    }
+
+    /// Counts `old`, a part an interrupted run stored, as this run's part of its number if it
+    /// holds these very bytes.
+    private func keep(_ old: StoredPart?, size: Int, sha256: String) -> Bool {
+        guard let old, old.size == size, old.sha256 == sha256 else { return false }
+        storedParts[old.number] = old
+        reusedCount += 1
+        statistics.recordReusedPart()
+        return true
     }
 
     /// Forgets an interrupted run's completed upload whose bytes differ from this run's after
