@@ -31,9 +31,11 @@ let package = Package(
         systemLibrary("CSQLite", pkgConfig: "sqlite3", debian: "libsqlite3-dev"),
         systemLibrary("CZstd", pkgConfig: "libzstd", debian: "libzstd-dev"),
         systemLibrary("CCrypto", pkgConfig: "libcrypto", debian: "libssl-dev"),
+        // Linux calls glibc declares only for _GNU_SOURCE, which Swift's Glibc module leaves out.
+        .target(name: "CSystemCalls"),
 
         // Threads, file descriptors and atomic files: the POSIX ground the other targets stand on.
-        .target(name: "SystemSupport"),
+        .target(name: "SystemSupport", dependencies: ["CSystemCalls"]),
         // A small Swift face for SQLite, shared by the Nix database reader and narsync's manifest.
         .target(name: "SQLite", dependencies: ["CSQLite", "SystemSupport"]),
         // The Nix domain: hashes, store paths, NAR, narinfo, keys and signatures, the Nix database.

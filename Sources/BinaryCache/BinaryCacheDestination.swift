@@ -16,6 +16,15 @@ public protocol BinaryCacheDestination: Sendable, CustomStringConvertible {
     /// Stores a small object whole, replacing any object under that key.
     func put(key: String, contents: [UInt8], contentType: String) throws
 
+    /// Stores small objects (narinfos) whole, in order. Each becomes visible only once every
+    /// object committed before the call is durable. Destinations whose durability costs a flush
+    /// per object (a directory) pay it once per group here.
+    func putGroup(_ objects: [SmallObject]) throws
+
+    /// Whether `putGroup` costs less than a `put` per object. If so, the publisher writes the
+    /// narinfos that are ready as one group at a time; if not, one by one and in parallel.
+    var commitsInGroups: Bool { get }
+
     /// Starts streaming an object of unknown length (a compressed NAR). Nothing is visible
     /// under `key` until the upload's `commit`. Destinations that upload in parts record them
     /// in `journal`, and resume an upload the journal says a previous run left unfinished.
@@ -25,6 +34,27 @@ public protocol BinaryCacheDestination: Sendable, CustomStringConvertible {
     /// list cheaply, in which case callers fall back to `exists`. Lets a backfill of 100,000
     /// paths skip the ones present without 100,000 requests.
     func listKeys(suffix: String) throws -> Set<String>?
+}
+
+extension BinaryCacheDestination {
+    public func putGroup(_ objects: [SmallObject]) throws {
+        for object in objects { try put(key: object.key, contents: object.contents, contentType: object.contentType) }
+    }
+
+    public var commitsInGroups: Bool { false }
+}
+
+/// A small object stored whole: a narinfo or `nix-cache-info`.
+public struct SmallObject: Sendable {
+    public var key: String
+    public var contents: [UInt8]
+    public var contentType: String
+
+    public init(key: String, contents: [UInt8], contentType: String) {
+        self.key = key
+        self.contents = contents
+        self.contentType = contentType
+    }
 }
 
 /// An object being streamed to a destination.

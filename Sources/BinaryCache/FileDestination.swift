@@ -3,10 +3,18 @@ import SystemSupport
 
 /// A binary cache in a local directory (`file:///srv/cache`), as Nix's `file://` store lays it out.
 ///
-/// Every object is written to a temporary name in its directory, fsynced and renamed, so a crash
-/// never leaves a truncated NAR or narinfo visible, and readers never see half an object.
+/// Every object is written to a temporary name in its directory and renamed, so readers never
+/// see half an object. Durability comes in groups, so that a power loss never leaves a narinfo
+/// naming a NAR that was lost: a NAR is renamed into place unflushed (alone it announces
+/// nothing); a group of narinfos is written to temporary files, one `syncfs(2)` makes them and
+/// every NAR before them durable, and only then are they renamed, in order, and their directory
+/// fsynced. That is two flushes per group where an fsync of each file and directory costs four
+/// per path (Nix's own `file://` store makes none). The price: `syncfs` also flushes what else
+/// is dirty on that filesystem, which the kernel would write within seconds anyway; a cache on
+/// its own filesystem never waits for a build's writes.
 public struct FileDestination: BinaryCacheDestination {
     public let directory: String
+    private let fileSystem: FileSystemSync
 
     /// Uses `directory`, creating it if needed.
     /// - Throws: `DestinationError.notWritable` if it cannot be created or written to.
@@ -19,6 +27,11 @@ public struct FileDestination: BinaryCacheDestination {
         }
         guard access(self.directory, W_OK) == 0, access(self.directory + "/nar", W_OK) == 0 else {
             throw DestinationError.notWritable(destination: "file://\(self.directory)", reason: String(cString: strerror(errno)))
+        }
+        do {
+            fileSystem = try FileSystemSync(directory: self.directory)
+        } catch {
+            throw DestinationError.notWritable(destination: "file://\(self.directory)", reason: "\(error)")
         }
     }
 
@@ -40,8 +53,26 @@ public struct FileDestination: BinaryCacheDestination {
     }
 
     public func put(key: String, contents: [UInt8], contentType: String) throws {
-        try writeFileAtomically(contents, to: try creatingParent(of: key))
+        try putGroup([SmallObject(key: key, contents: contents, contentType: contentType)])
     }
+
+    public func putGroup(_ objects: [SmallObject]) throws {
+        var writers: [AtomicFileWriter] = []
+        for object in objects {
+            let writer = try AtomicFileWriter(path: try creatingParent(of: object.key))
+            try writer.write(object.contents)
+            writers.append(writer)
+        }
+        // The NARs committed before and the new files' contents, durable before any is named.
+        try fileSystem.sync()
+        for writer in writers { try writer.commit(durable: false) }
+        var syncedDirectories = Set<String>()
+        for writer in writers where syncedDirectories.insert((writer.path as NSString).deletingLastPathComponent).inserted {
+            try syncDirectory(of: writer.path)
+        }
+    }
+
+    public var commitsInGroups: Bool { true }
 
     public func beginUpload(key: String, contentType: String, journal: (any UploadJournal)?) throws -> any ObjectUpload {
         FileUpload(writer: try AtomicFileWriter(path: try creatingParent(of: key)))
@@ -67,6 +98,7 @@ private final class FileUpload: ObjectUpload {
     let writer: AtomicFileWriter
     init(writer: AtomicFileWriter) { self.writer = writer }
     func write(_ bytes: UnsafeRawBufferPointer) throws { try writer.write(bytes) }
-    func commit() throws { try writer.commit() }
+    /// Unflushed: the next `putGroup` makes it durable before a narinfo can name it.
+    func commit() throws { try writer.commit(durable: false) }
     func abort() { writer.abort() }
 }

@@ -1,3 +1,4 @@
+import CSystemCalls
 import Foundation
 
 /// A file that becomes visible under its final name only when complete.
@@ -34,8 +35,12 @@ public final class AtomicFileWriter: @unchecked Sendable {
 
     /// Makes the file visible under its final name. With `replace: false`, an existing file
     /// there is left alone and `SystemError` with `EEXIST` is thrown.
-    public func commit(replace: Bool = true) throws {
-        try file.sync(path: temporaryPath)
+    ///
+    /// With `durable: false` the file is renamed without fsyncing it or its directory: the
+    /// caller makes many files durable at once later (`FileSystemSync`), before anything that
+    /// names them becomes visible.
+    public func commit(replace: Bool = true, durable: Bool = true) throws {
+        if durable { try file.sync(path: temporaryPath) }
         file.close()
         if replace {
             guard rename(temporaryPath, path) == 0 else {
@@ -53,7 +58,7 @@ public final class AtomicFileWriter: @unchecked Sendable {
             unlink(temporaryPath)
         }
         isFinished = true
-        try syncDirectory(of: path)
+        if durable { try syncDirectory(of: path) }
     }
 
     /// Removes the temporary file; the final name is untouched.
@@ -69,6 +74,28 @@ public func syncDirectory(of path: String) throws {
     let directory = (path as NSString).deletingLastPathComponent
     let descriptor = try FileDescriptor(path: directory.isEmpty ? "." : directory, flags: O_RDONLY | O_DIRECTORY)
     try descriptor.sync(path: directory)
+}
+
+/// Flushes everything written to the filesystem holding `directory`: file data and metadata
+/// alike (`syncfs(2)`), one flush for any number of files.
+///
+/// Open it once and keep it: the kernel reports a writeback error to `sync` only if it happened
+/// while this descriptor was open, so a descriptor opened just before the flush could miss the
+/// failed write of a file written earlier.
+public final class FileSystemSync: Sendable {
+    public let directory: String
+    private let descriptor: FileDescriptor
+
+    public init(directory: String) throws {
+        self.directory = directory
+        descriptor = try FileDescriptor(path: directory, flags: O_RDONLY | O_DIRECTORY)
+    }
+
+    public func sync() throws {
+        guard retryingOnInterrupt({ narsync_syncfs(descriptor.rawValue) }) == 0 else {
+            throw SystemError("cannot flush the filesystem (syncfs) of", directory)
+        }
+    }
 }
 
 /// Writes `bytes` to `path` atomically (see `AtomicFileWriter`).

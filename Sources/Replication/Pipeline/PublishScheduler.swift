@@ -9,11 +9,19 @@ import NixStore
 /// at all if it has not started. A path whose reference was garbage-collected counts as
 /// garbage-collected itself: Nix deletes referrers before their references, so it is gone too.
 /// Pure bookkeeping, no I/O: the `Publisher` carries the jobs out.
+///
+/// For a destination that commits in groups, narinfos are written one group at a time: those
+/// that become ready while a group is being written wait and form the next group, so the
+/// groups grow with the cost of a commit (group commit, as databases do with their log).
 struct PublishScheduler {
     enum Job {
         case uploadNar(ValidPathInfo)
-        case writeNarInfo(ValidPathInfo, UploadedNar)
+        /// Narinfos whose references are all in the cache, none referring to another.
+        case writeNarInfos([(ValidPathInfo, UploadedNar)])
     }
+
+    /// Open files a group holds at once (a directory destination writes them all before the flush).
+    static let largestGroup = 256
 
     enum Outcome: Equatable {
         case published
@@ -39,21 +47,31 @@ struct PublishScheduler {
     private var waitingReferrers: [StorePath: [StorePath]] = [:]
     private var inBatch: Set<StorePath>
     private(set) var outcomes: [StorePath: Outcome] = [:]
+    private let inGroups: Bool
+    private var isWritingGroup = false
 
-    /// - Parameter paths: the paths to publish, references before referrers. References outside
-    ///   this list must already be in the cache.
-    init(paths: [ValidPathInfo]) {
+    /// - Parameters:
+    ///   - paths: the paths to publish, references before referrers. References outside this
+    ///     list must already be in the cache.
+    ///   - inGroups: whether narinfos go out in groups (see `BinaryCacheDestination.commitsInGroups`).
+    init(paths: [ValidPathInfo], inGroups: Bool = false) {
         pending = paths
         inBatch = Set(paths.map(\.path))
+        self.inGroups = inGroups
     }
 
     var isFinished: Bool { outcomes.count == inBatch.count }
 
     /// The next job to start, or nil if none can start until a running job finishes.
     mutating func nextJob() -> Job? {
-        if !readyNarInfos.isEmpty {
-            let (info, nar) = readyNarInfos.removeLast()
-            return .writeNarInfo(info, nar)
+        if inGroups, !isWritingGroup, !readyNarInfos.isEmpty {
+            isWritingGroup = true
+            let group = Array(readyNarInfos.suffix(Self.largestGroup))
+            readyNarInfos.removeLast(group.count)
+            return .writeNarInfos(group)
+        }
+        if !inGroups, let ready = readyNarInfos.popLast() {
+            return .writeNarInfos([ready])
         }
         while nextPending < pending.count {
             let info = pending[nextPending]
@@ -80,7 +98,14 @@ struct PublishScheduler {
         }
     }
 
-    mutating func narInfoWritten(_ path: StorePath) {
+    /// A `writeNarInfos` job is done: `written` are in the cache, `failures` are not.
+    mutating func narInfosFinished(written: [StorePath], failures: [PublishError]) {
+        isWritingGroup = false
+        for path in written { narInfoWritten(path) }
+        for error in failures { fail(error.path, with: error) }
+    }
+
+    private mutating func narInfoWritten(_ path: StorePath) {
         outcomes[path] = .published
         for referrer in waitingReferrers.removeValue(forKey: path) ?? [] {
             if let entry = waiting[referrer], allDependenciesPublished(entry.0) {

@@ -88,7 +88,7 @@ public final class Publisher: Sendable {
         progress?.batchStarted(paths: todo.count, narBytes: todo.reduce(0) { $0 + $1.narSize }, alreadyCached: summary.alreadyCached)
         if !todo.isEmpty { try await ensureCacheInfo() }
 
-        var scheduler = PublishScheduler(paths: todo)
+        var scheduler = PublishScheduler(paths: todo, inGroups: destination.commitsInGroups)
         await withTaskGroup(of: JobResult.self) { group in
             var running = 0
             func startJobs() {
@@ -103,13 +103,17 @@ public final class Publisher: Sendable {
                 switch result {
                 case .narUploaded(let info, let nar):
                     scheduler.narUploaded(info, nar)
-                case .narInfoWritten(let info, let nar):
-                    scheduler.narInfoWritten(info.path)
-                    summary.published.append(PublishedNar(info: info, nar: nar))
-                    summary.narBytes += info.narSize
-                    summary.compressedBytes += nar.fileSize
-                    logger.info("published", metadata: ["path": "\(storeDirectory.fullPath(of: info.path))", "nar": "\(nar.key)", "size": "\(info.narSize)"])
-                    progress?.pathPublished(info, nar: nar)
+                case .narInfosWritten(let written):
+                    scheduler.narInfosFinished(written: written.map(\.0.path), failures: [])
+                    for (info, nar) in written {
+                        summary.published.append(PublishedNar(info: info, nar: nar))
+                        summary.narBytes += info.narSize
+                        summary.compressedBytes += nar.fileSize
+                        logger.info("published", metadata: ["path": "\(storeDirectory.fullPath(of: info.path))", "nar": "\(nar.key)", "size": "\(info.narSize)"])
+                        progress?.pathPublished(info, nar: nar)
+                    }
+                case .narInfosFailed(let failures):
+                    scheduler.narInfosFinished(written: [], failures: failures)
                 case .failed(let error):
                     scheduler.failed(error.path, error)
                 }
@@ -135,7 +139,8 @@ public final class Publisher: Sendable {
 
     private enum JobResult: Sendable {
         case narUploaded(ValidPathInfo, UploadedNar)
-        case narInfoWritten(ValidPathInfo, UploadedNar)
+        case narInfosWritten([(ValidPathInfo, UploadedNar)])
+        case narInfosFailed([PublishError])
         case failed(PublishError)
     }
 
@@ -148,16 +153,21 @@ public final class Publisher: Sendable {
             } catch {
                 return .failed(Self.publishError(error, info.path))
             }
-        case .writeNarInfo(let info, let nar):
-            let narInfo = signedNarInfo(info, nar)
-            let destination = destination, text = narInfo.rendered(in: storeDirectory)
+        case .writeNarInfos(let ready):
             do {
+                // Signing is CPU work too: off the cooperative pool with the writing.
                 try await executor.run {
-                    try destination.put(key: "\(info.path.hashPart).narinfo", contents: Array(text.utf8), contentType: ContentType.narInfo)
+                    try self.destination.putGroup(ready.map { info, nar in
+                        SmallObject(
+                            key: "\(info.path.hashPart).narinfo",
+                            contents: Array(self.signedNarInfo(info, nar).rendered(in: self.storeDirectory).utf8),
+                            contentType: ContentType.narInfo)
+                    })
                 }
-                return .narInfoWritten(info, nar)
+                return .narInfosWritten(ready)
             } catch {
-                return .failed(Self.publishError(error, info.path))
+                // Some of a group may be in the cache already; the next run finds them there.
+                return .narInfosFailed(ready.map { Self.publishError(error, $0.0.path) })
             }
         }
     }

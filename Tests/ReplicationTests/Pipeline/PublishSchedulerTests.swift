@@ -29,13 +29,13 @@ import Testing
         scheduler.narUploaded(top, nar)
         #expect(scheduler.nextJob() == nil)
         scheduler.narUploaded(leaf, nar)
-        guard case .writeNarInfo(let ready, _)? = scheduler.nextJob() else { Issue.record("leaf's narinfo is next"); return }
+        guard case .writeNarInfos(let group)? = scheduler.nextJob(), group.count == 1, let ready = group.first?.0 else { Issue.record("leaf's narinfo is next"); return }
         #expect(ready.path == leaf.path)
         #expect(scheduler.nextJob() == nil, "top still waits for leaf's narinfo to be written")
-        scheduler.narInfoWritten(leaf.path)
-        guard case .writeNarInfo(let last, _)? = scheduler.nextJob() else { Issue.record("top's narinfo is next"); return }
+        scheduler.narInfosFinished(written: [leaf.path], failures: [])
+        guard case .writeNarInfos(let group)? = scheduler.nextJob(), group.count == 1, let last = group.first?.0 else { Issue.record("top's narinfo is next"); return }
         #expect(last.path == top.path)
-        scheduler.narInfoWritten(top.path)
+        scheduler.narInfosFinished(written: [top.path], failures: [])
         #expect(scheduler.isFinished)
         #expect(scheduler.outcomes.values.allSatisfy { $0 == .published })
     }
@@ -53,9 +53,9 @@ import Testing
         scheduler.narUploaded(good, nar)
         scheduler.narUploaded(other, nar)
         var written: [StorePath] = []
-        while case .writeNarInfo(let ready, _)? = scheduler.nextJob() {
+        while case .writeNarInfos(let group)? = scheduler.nextJob(), let ready = group.first?.0 {
             written.append(ready.path)
-            scheduler.narInfoWritten(ready.path)
+            scheduler.narInfosFinished(written: [ready.path], failures: [])
         }
         #expect(Set(written) == [good.path, other.path])
         #expect(scheduler.isFinished)
@@ -79,7 +79,44 @@ import Testing
         var scheduler = PublishScheduler(paths: [top])
         _ = scheduler.nextJob()
         scheduler.narUploaded(top, nar)
-        guard case .writeNarInfo? = scheduler.nextJob() else { Issue.record("nothing to wait for"); return }
+        guard case .writeNarInfos? = scheduler.nextJob() else { Issue.record("nothing to wait for"); return }
+    }
+
+    @Test func inGroupsTheNarInfosReadyDuringAGroupFormTheNextOne() {
+        let a = info("aa", []), b = info("bbb", []), c = info("cccc", []), top = info("topmost", ["aa", "bbb", "cccc"])
+        var scheduler = PublishScheduler(paths: [a, b, c, top], inGroups: true)
+        while case .uploadNar? = scheduler.nextJob() {}
+        scheduler.narUploaded(a, nar)
+        scheduler.narUploaded(top, nar)
+        guard case .writeNarInfos(let first)? = scheduler.nextJob() else { Issue.record("a's narinfo is ready"); return }
+        #expect(first.map(\.0.path) == [a.path])
+        // While that group is written, b and c become ready: they wait, and go together.
+        scheduler.narUploaded(b, nar)
+        scheduler.narUploaded(c, nar)
+        #expect(scheduler.nextJob() == nil, "one group at a time")
+        scheduler.narInfosFinished(written: [a.path], failures: [])
+        guard case .writeNarInfos(let second)? = scheduler.nextJob() else { Issue.record("b and c are ready"); return }
+        #expect(Set(second.map(\.0.path)) == [b.path, c.path])
+        #expect(scheduler.nextJob() == nil, "top waits for b and c to be written")
+        scheduler.narInfosFinished(written: [b.path, c.path], failures: [])
+        guard case .writeNarInfos(let third)? = scheduler.nextJob() else { Issue.record("top is ready"); return }
+        #expect(third.map(\.0.path) == [top.path])
+        scheduler.narInfosFinished(written: [top.path], failures: [])
+        #expect(scheduler.isFinished)
+    }
+
+    @Test func aFailedGroupFailsItsPathsAndTheirReferrers() {
+        let a = info("aa", []), b = info("bbb", []), top = info("topmost", ["aa"])
+        var scheduler = PublishScheduler(paths: [a, b, top], inGroups: true)
+        while case .uploadNar? = scheduler.nextJob() {}
+        for path in [a, b, top] { scheduler.narUploaded(path, nar) }
+        guard case .writeNarInfos(let group)? = scheduler.nextJob() else { Issue.record("a and b are ready"); return }
+        #expect(Set(group.map(\.0.path)) == [a.path, b.path])
+        scheduler.narInfosFinished(written: [], failures: group.map { .destination($0.0.path, "disk full") })
+        #expect(scheduler.nextJob() == nil)
+        #expect(scheduler.isFinished)
+        #expect(scheduler.outcomes[top.path] == .failed(.dependencyFailed(top.path, dependency: a.path)))
+        #expect(scheduler.outcomes[b.path] == .failed(.destination(b.path, "disk full")))
     }
 }
 
@@ -87,7 +124,7 @@ extension PublishScheduler.Job: Equatable {
     public static func == (lhs: Self, rhs: Self) -> Bool {
         switch (lhs, rhs) {
         case (.uploadNar(let a), .uploadNar(let b)): a.path == b.path
-        case (.writeNarInfo(let a, _), .writeNarInfo(let b, _)): a.path == b.path
+        case (.writeNarInfos(let a), .writeNarInfos(let b)): a.map(\.0.path) == b.map(\.0.path)
         default: false
         }
     }

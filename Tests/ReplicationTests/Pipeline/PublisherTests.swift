@@ -129,6 +129,13 @@ final class RecordingDestination: BinaryCacheDestination {
         log.withLock { $0.append(key) }
     }
 
+    var commitsInGroups: Bool { inner.commitsInGroups }
+
+    func putGroup(_ objects: [SmallObject]) throws {
+        try inner.putGroup(objects)
+        log.withLock { $0.append(contentsOf: objects.map(\.key)) }
+    }
+
     func beginUpload(key: String, contentType: String, journal: (any UploadJournal)?) throws -> any ObjectUpload {
         RecordingUpload(inner: try inner.beginUpload(key: key, contentType: contentType, journal: journal)) {
             self.log.withLock { $0.append(key) }
