@@ -30,8 +30,14 @@ struct Narsync: AsyncParsableCommand {
         if let layered, layered.destinations.count > 1 {
             await runWatch(layered)
         }
+        let (backfillArguments, bulkPaths) = arguments.dropFirst().first == "backfill"
+            ? BulkPathArguments.split(Array(arguments.dropFirst())) : ([], [])
         do {
-            var command = try parseAsRoot(watchArguments)
+            var command = try parseAsRoot(watchArguments ?? (bulkPaths.isEmpty ? nil : backfillArguments))
+            if var backfill = command as? BackfillCommand {
+                backfill.paths += bulkPaths
+                command = backfill
+            }
             if var command = command as? AsyncParsableCommand {
                 try await command.run()
             } else {

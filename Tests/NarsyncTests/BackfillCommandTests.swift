@@ -107,6 +107,22 @@ import TestSupport
         #expect(result.standardOutput.contains("uploaded \(valid), already cached 0, failed 0"), "\(result.standardOutput)")
     }
 
+    /// Every path given counts, wherever it is among the options, however many there are (they
+    /// skip swift-argument-parser, which parses long argument lists in quadratic time).
+    @Test func manyPathsAmongOptionsAreAllPublished() throws {
+        let outputs = closure.outputs.values.sorted()
+        // Each path many times over: 6,000 arguments, some after a flag, some after `--`.
+        let repeated = Array(repeating: outputs, count: 1_000).flatMap { $0 }
+        let result = try backfill([outputs[0], "--jobs", "2"] + repeated[..<3_000] + ["--repair"] + repeated[3_000...] + ["--", outputs[5]])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.standardOutput.contains("uploaded 6, already cached 0, failed 0"), "\(result.standardOutput)")
+
+        let both = try backfill(["--all"] + repeated[..<100])
+        #expect(both.status == 2 && both.standardError.contains("not both"), "\(both.standardError)")
+        let bad = try backfill(Array(repeated[..<100]) + ["/tmp/not-a-store-path"])
+        #expect(bad.status == 2 && bad.standardError.contains("not a store path"), "\(bad.standardError)")
+    }
+
     @Test(arguments: [
         (["/tmp/not-a-store-path"], "not a store path"),
         (["/nix/store/00000000000000000000000000000000-missing"], "not a valid path"),
