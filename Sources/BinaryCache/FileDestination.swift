@@ -66,10 +66,7 @@ public struct FileDestination: BinaryCacheDestination {
         // The NARs committed before and the new files' contents, durable before any is named.
         try fileSystem.sync()
         for writer in writers { try writer.commit(durable: false) }
-        var syncedDirectories = Set<String>()
-        for writer in writers where syncedDirectories.insert((writer.path as NSString).deletingLastPathComponent).inserted {
-            try syncDirectory(of: writer.path)
-        }
+        for directory in Set(writers.map(\.directory)) { try syncDirectory(directory) }
     }
 
     public var commitsInGroups: Bool { true }
@@ -88,7 +85,7 @@ public struct FileDestination: BinaryCacheDestination {
 
     private func creatingParent(of key: String) throws -> String {
         let full = path(of: key)
-        let parent = (full as NSString).deletingLastPathComponent
+        let parent = splitPath(full).directory
         if parent != directory { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
         return full
     }

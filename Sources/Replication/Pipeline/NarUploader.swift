@@ -56,7 +56,7 @@ public struct NarUploader: Sendable {
         defer { if !committed { upload.abort() } }
 
         let nar = CountingHasher(), compressed = CountingHasher()
-        let compressor = try ZstdCompressor(level: compressionLevel, workers: workers(for: info))
+        let compressor = try ZstdCompressor(level: compressionLevel, workers: workers(for: info), size: info.narSize)
         let send: (UnsafeRawBufferPointer) throws -> Void = { bytes in
             compressed.update(bytes)
             do {
@@ -73,6 +73,11 @@ public struct NarUploader: Sendable {
             try compressor.finish(into: send)
         } catch let failure as DestinationFailure {
             throw failure.error
+        } catch let error as ZstdError where error.isWrongSize {
+            // The walk produced more bytes than the database's NAR size (zstd stops at the first
+            // one past it) or fewer: the path changed since Nix registered it.
+            let actual = nar.count > info.narSize ? "more than \(info.narSize) bytes" : "\(nar.count) bytes"
+            throw PublishError.hashMismatch(info.path, expected: "\(info.narHash.nix32) (\(info.narSize) bytes)", actual: actual)
         } catch {
             // The path vanished while being read (garbage collection raced us): the walk fails
             // to open a file or directory that was there when it listed its parent.

@@ -15,7 +15,10 @@ public final class ZstdCompressor {
     /// - Parameters:
     ///   - level: 1 (fast) to 19 (small); Nix's default for zstd is 3.
     ///   - workers: libzstd worker threads; 0 compresses on the calling thread.
-    public init(level: Int32 = 3, workers: Int32 = 0) throws {
+    ///   - size: the input's size if known. libzstd then sizes its window and tables to the
+    ///     input (a 16 KiB NAR needs kilobytes, not the 2 MiB window and the 768 KiB of tables
+    ///     it clears for an input of unknown size), and refuses input of any other size.
+    public init(level: Int32 = 3, workers: Int32 = 0, size: UInt64? = nil) throws {
         guard let context = ZSTD_createCCtx() else { throw ZstdError(operation: "create a compression context", code: 0) }
         self.context = context
         output = [UInt8](repeating: 0, count: ZSTD_CStreamOutSize())
@@ -26,6 +29,7 @@ public final class ZstdCompressor {
             // buffers; 1 MiB jobs keep a 1 GiB NAR under 50 MiB of RSS at the same ratio and speed.
             try check(ZSTD_CCtx_setParameter(context, ZSTD_c_jobSize, Self.jobSize), "set the zstd job size")
         }
+        if let size { try check(ZSTD_CCtx_setPledgedSrcSize(context, size), "expect \(size) bytes") }
     }
 
     deinit { ZSTD_freeCCtx(context) }
@@ -65,6 +69,9 @@ public final class ZstdCompressor {
 public struct ZstdError: Error, CustomStringConvertible {
     public var operation: String
     public var code: Int
+
+    /// The input was not of the size given to `ZstdCompressor.init`.
+    public var isWrongSize: Bool { code != 0 && ZSTD_getErrorCode(code) == ZSTD_error_srcSize_wrong }
 
     public var description: String {
         "zstd could not \(operation): \(code == 0 ? "out of memory" : String(cString: ZSTD_getErrorName(code)))"

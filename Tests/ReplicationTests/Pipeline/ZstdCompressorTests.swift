@@ -4,8 +4,8 @@ import Testing
 @testable import Replication
 
 @Suite struct ZstdCompressorTests {
-    private func compress(_ input: [UInt8], chunk: Int, level: Int32 = 3, workers: Int32) throws -> [UInt8] {
-        let compressor = try ZstdCompressor(level: level, workers: workers)
+    private func compress(_ input: [UInt8], chunk: Int, level: Int32 = 3, workers: Int32, size: UInt64? = nil) throws -> [UInt8] {
+        let compressor = try ZstdCompressor(level: level, workers: workers, size: size)
         var output: [UInt8] = []
         for start in stride(from: 0, to: input.count, by: chunk) {
             try input[start..<min(input.count, start + chunk)].withUnsafeBytes { bytes in
@@ -52,5 +52,22 @@ import Testing
         let b = try compress(input, chunk: 1_000_003, workers: 3)
         #expect(a == b)
         #expect(try compress(input, chunk: 65_536, workers: 0) == compress(input, chunk: 7_777, workers: 0))
+    }
+
+    /// With the size known (the NAR size in the database), the frame says it, decompresses to
+    /// the same bytes, and any other amount of input is refused as the wrong size.
+    @Test(arguments: [0, 2] as [Int32])
+    func aKnownSizeIsPledgedAndHeldTo(workers: Int32) throws {
+        for count in [0, 100, 20_000, 5 << 20] {
+            let input = sample(count)
+            let frame = try compress(input, chunk: 65_536, workers: workers, size: UInt64(count))
+            #expect(frame.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) } == UInt64(count))
+            #expect(decompress(frame, size: count) == input)
+        }
+        let input = sample(300_000)
+        for pledged in [299_999, 300_001] as [UInt64] {
+            let error = #expect(throws: ZstdError.self) { try compress(input, chunk: 65_536, workers: workers, size: pledged) }
+            #expect(error?.isWrongSize == true, "\(String(describing: error))")
+        }
     }
 }
