@@ -12,22 +12,27 @@ import SystemSupport
 public struct NarUploader: Sendable {
     public var destination: any BinaryCacheDestination
     public var compressionLevel: Int32
-    public var compressionWorkers: Int32
     public var journal: (any UploadJournal)?
+    private let workerBudget: CompressionWorkerBudget
 
+    /// - Parameter compressionWorkers: libzstd worker threads shared by all the NARs this
+    ///   uploader compresses at once (0: none, each NAR compresses on its uploading thread).
     public init(destination: any BinaryCacheDestination, compressionLevel: Int32 = 3,
                 compressionWorkers: Int32 = 0, journal: (any UploadJournal)? = nil) {
         self.destination = destination
         self.compressionLevel = compressionLevel
-        self.compressionWorkers = compressionWorkers
+        workerBudget = CompressionWorkerBudget(total: compressionWorkers)
         self.journal = journal
     }
 
+    public var compressionWorkers: Int32 { workerBudget.total }
+
     /// libzstd's workers pay off on large NARs only; for small ones, starting their threads
-    /// costs more than it saves. The choice depends on the NAR's size alone, so the same NAR
-    /// always compresses to the same bytes (which resuming an upload relies on).
-    func workers(for info: ValidPathInfo) -> Int32 {
-        info.narSize >= Self.multithreadedCompressionThreshold ? compressionWorkers : 0
+    /// costs more than it saves. Whether a NAR gets workers depends on its size alone, so the
+    /// same NAR always compresses to the same bytes (which resuming an upload relies on); how
+    /// many it gets does not change them.
+    func usesWorkers(_ info: ValidPathInfo) -> Bool {
+        compressionWorkers > 0 && info.narSize >= Self.multithreadedCompressionThreshold
     }
 
     static let multithreadedCompressionThreshold: UInt64 = 4 << 20
@@ -56,7 +61,9 @@ public struct NarUploader: Sendable {
         defer { if !committed { upload.abort() } }
 
         let nar = CountingHasher(), compressed = CountingHasher()
-        let compressor = try ZstdCompressor(level: compressionLevel, workers: workers(for: info), size: info.narSize)
+        let workers = usesWorkers(info) ? workerBudget.take() : 0
+        defer { if workers > 0 { workerBudget.giveBack(workers) } }
+        let compressor = try ZstdCompressor(level: compressionLevel, workers: workers, size: info.narSize)
         let send: (UnsafeRawBufferPointer) throws -> Void = { bytes in
             compressed.update(bytes)
             do {

@@ -7,8 +7,8 @@ public struct PublishOptions: Sendable {
     public var jobs: Int
     /// zstd level, 1 to 19; 3 is Nix's default.
     public var compressionLevel: Int32
-    /// libzstd worker threads per upload (default: one per core, up to 4); 0 compresses on
-    /// the uploading thread.
+    /// libzstd worker threads shared by the uploads compressing at once (default: one per
+    /// core, up to 4; each large NAR gets at least one); 0 compresses on the uploading thread.
     public var compressionWorkers: Int32
     /// Upload even paths whose narinfo is already in the cache.
     public var repair: Bool
