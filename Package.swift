@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(name: "BinaryCacheTests", dependencies: ["BinaryCache", "TestSupport"]),
         .testTarget(name: "HookTests", dependencies: ["Hook", "TestSupport"]),
         .testTarget(name: "ReplicationTests", dependencies: ["Replication", "CZstd", "TestSupport"]),
-        .testTarget(name: "TOMLTests", dependencies: ["TOML"]),
+        .testTarget(name: "TOMLTests", dependencies: ["TOML", "TestSupport"]),
         .testTarget(name: "NarsyncTests", dependencies: ["narsync", "NarsyncConfiguration", "BinaryCache", "TestSupport"]),
     ]
 )

@@ -89,11 +89,11 @@ struct Parser {
     }
 
     /// Whitespace, then an optional comment, then a newline or the end of the text.
-    mutating func expectLineEnd(after what: String) throws(TOMLError) {
+    mutating func expectLineEnd(after what: @autoclosure () -> String) throws(TOMLError) {
         skipWhitespace()
         if peek() == UInt8(ascii: "#") { try skipComment() }
         if isAtEnd { return }
-        guard isAtNewline else { throw error("expected a newline or a comment after \(what), found \(found())") }
+        guard isAtNewline else { throw error("expected a newline or a comment after \(what()), found \(found())") }
         consumeNewline()
     }
 
