@@ -20,7 +20,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
-        .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
@@ -62,9 +61,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // TOML 1.0 text into a tree of values, each with the line that defined it; errors, never aborts.
+        .target(name: "TOML"),
         // config.toml and NARSYNC_* variables layered under the command line, apart from the
         // command line itself so that the fuzzers can read configuration files.
-        .target(name: "NarsyncConfiguration", dependencies: ["NixStore", .product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(name: "NarsyncConfiguration", dependencies: ["NixStore", "TOML"]),
         // The thin command line.
         .executableTarget(
             name: "narsync",
@@ -87,6 +88,7 @@ let package = Package(
         .testTarget(name: "BinaryCacheTests", dependencies: ["BinaryCache", "TestSupport"]),
         .testTarget(name: "HookTests", dependencies: ["Hook", "TestSupport"]),
         .testTarget(name: "ReplicationTests", dependencies: ["Replication", "CZstd", "TestSupport"]),
+        .testTarget(name: "TOMLTests", dependencies: ["TOML", "TestSupport"]),
         .testTarget(name: "NarsyncTests", dependencies: ["narsync", "NarsyncConfiguration", "BinaryCache", "TestSupport"]),
     ]
 )

@@ -1,5 +1,5 @@
 import Foundation
-import TOMLKit
+import TOML
 
 /// config.toml, read strictly: every key must be a setting narsync knows, with a value of the
 /// right type, or the file is refused with the line of the offending key.
@@ -24,36 +24,29 @@ public struct ConfigurationFile: Sendable {
 
     public init(text: String, path: String) throws {
         self.path = path
-        let lines = KeyLines(text)
-        try TOMLAssertionGuard.check(text, path: path)
         let table: TOMLTable
         do {
-            table = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw ConfigurationError(.file(path, line: error.source.begin.line), "not valid TOML: \(error.description)")
+            table = try TOMLTable(parsing: text)
+        } catch {
+            throw ConfigurationError(.file(path, line: error.line), "not valid TOML: \(error.reason) (column \(error.column))")
         }
-        let origin = { (table: String?, index: Int?, key: String) in
-            SettingValue.Origin.file(path, line: lines.line(of: key, in: table, index: index))
-        }
+        let origin = { (entry: TOMLTable.Entry) in SettingValue.Origin.file(path, line: entry.line) }
 
         var service: SettingValues = [:]
         var destinations: [SettingValues] = []
-        for (key, value) in table {
-            if key == Setting.destinationTable {
-                guard let array = value.array else {
-                    throw ConfigurationError(origin(nil, nil, key), "'\(key)' must be an array of tables: [[destination]]")
+        for entry in table {
+            if entry.key == Setting.destinationTable {
+                let notTables = ConfigurationError(origin(entry), "'\(entry.key)' must be an array of tables: [[destination]]")
+                guard let array = entry.value.array else { throw notTables }
+                for element in array {
+                    guard let destination = element.table else { throw notTables }
+                    destinations.append(try Self.read(destination, table: Setting.destinationTable, origin: origin))
                 }
-                for (index, element) in array.enumerated() {
-                    guard let destination = element.table else {
-                        throw ConfigurationError(origin(nil, nil, key), "'\(key)' must be an array of tables: [[destination]]")
-                    }
-                    destinations.append(try Self.read(destination, table: Setting.destinationTable, index: index, origin: origin))
-                }
-            } else if let subtable = value.table, Setting.all.contains(where: { $0.table == key }) {
-                try service.merge(Self.read(subtable, table: key, index: nil, origin: origin)) { $1 }
+            } else if let subtable = entry.value.table, Setting.all.contains(where: { $0.table == entry.key }) {
+                try service.merge(Self.read(subtable, table: entry.key, origin: origin)) { $1 }
             } else {
-                let setting = try Self.setting(key, table: nil, origin: origin(nil, nil, key))
-                service[setting.flag] = try Self.value(value, for: setting, origin: origin(nil, nil, key))
+                let setting = try Self.setting(entry.key, table: nil, origin: origin(entry))
+                service[setting.flag] = try Self.value(entry.value, for: setting, origin: origin(entry))
             }
         }
         self.service = service
@@ -61,12 +54,12 @@ public struct ConfigurationFile: Sendable {
     }
 
     private static func read(
-        _ table: TOMLTable, table name: String, index: Int?, origin: (String?, Int?, String) -> SettingValue.Origin
+        _ table: TOMLTable, table name: String, origin: (TOMLTable.Entry) -> SettingValue.Origin
     ) throws -> SettingValues {
         var values: SettingValues = [:]
-        for (key, value) in table {
-            let setting = try setting(key, table: name, origin: origin(name, index, key))
-            values[setting.flag] = try Self.value(value, for: setting, origin: origin(name, index, key))
+        for entry in table {
+            let setting = try setting(entry.key, table: name, origin: origin(entry))
+            values[setting.flag] = try Self.value(entry.value, for: setting, origin: origin(entry))
         }
         return values
     }
@@ -79,18 +72,21 @@ public struct ConfigurationFile: Sendable {
         throw ConfigurationError(origin, "unknown key '\(key)' in \(place); known keys: \(known.joined(separator: ", "))")
     }
 
-    private static func value(_ value: any TOMLValueConvertible, for setting: Setting, origin: SettingValue.Origin) throws -> SettingValue {
+    private static func value(_ value: TOMLValue, for setting: Setting, origin: SettingValue.Origin) throws -> SettingValue {
         let wrongType = { (expected: String) in
-            ConfigurationError(origin, "'\(setting.qualifiedKey)' must be \(expected), not a value of type \(value.type)")
+            // A bare date or time is most likely text that lacks its quotes.
+            let hint = value.isDateOrTime || value.array?.contains(where: \.isDateOrTime) == true
+                ? " (a date or time is not a value of any setting; quote it if it is meant as text)" : ""
+            return ConfigurationError(origin, "'\(setting.qualifiedKey)' must be \(expected), not a value of type \(value.typeName)\(hint)")
         }
         switch setting.kind {
         case .flag:
-            guard let bool = value.bool else { throw wrongType("true or false") }
+            guard let bool = value.boolean else { throw wrongType("true or false") }
             return SettingValue(words: [String(bool)], origin: origin)
         case .value:
             if let string = value.string { return SettingValue(words: [string], origin: origin) }
-            if let int = value.int { return SettingValue(words: [String(int)], origin: origin) }
-            if let double = value.double { return SettingValue(words: [String(double)], origin: origin) }
+            if let int = value.integer { return SettingValue(words: [String(int)], origin: origin) }
+            if let double = value.float { return SettingValue(words: [String(double)], origin: origin) }
             throw wrongType("a string or a number")
         case .list:
             if let string = value.string { return SettingValue(words: [string], origin: origin) }
