@@ -27,10 +27,15 @@ let package = Package(
     targets: [
         // The C libraries narsync is built on.
         systemLibrary("CSodium", pkgConfig: "libsodium", debian: "libsodium-dev"),
-        systemLibrary("CCurl", pkgConfig: "libcurl", debian: "libcurl4-openssl-dev"),
+        // Headers only (Debian: libcurl4-openssl-dev), without pkg-config, whose `-lcurl` would
+        // link libcurl at start-up again: CCurlLoader loads it.
+        .systemLibrary(name: "CCurl"),
         systemLibrary("CSQLite", pkgConfig: "sqlite3", debian: "libsqlite3-dev"),
         systemLibrary("CZstd", pkgConfig: "libzstd", debian: "libzstd-dev"),
         systemLibrary("CCrypto", pkgConfig: "libcrypto", debian: "libssl-dev"),
+        // libcurl's functions, from libcurl loaded when a destination first needs it, so that
+        // the commands that never do (`narsync hook` above all) do not load its two dozen libraries.
+        .target(name: "CCurlLoader", dependencies: ["CCurl"], linkerSettings: [.linkedLibrary("dl")]),
 
         // Threads, file descriptors and atomic files: the POSIX ground the other targets stand on.
         .target(name: "SystemSupport"),
@@ -42,7 +47,7 @@ let package = Package(
         .target(
             name: "BinaryCache",
             dependencies: [
-                "CCurl", "CCrypto", "NixStore", "SystemSupport",
+                "CCurl", "CCurlLoader", "CCrypto", "NixStore", "SystemSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
