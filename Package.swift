@@ -41,8 +41,11 @@ let package = Package(
         .target(name: "SystemSupport"),
         // A small Swift face for SQLite, shared by the Nix database reader and narsync's manifest.
         .target(name: "SQLite", dependencies: ["CSQLite", "SystemSupport"]),
+        // Store paths, their directory and where a store's files are: the part of the Nix domain
+        // the hook needs, without the C libraries.
+        .target(name: "StorePaths"),
         // The Nix domain: hashes, store paths, NAR, narinfo, keys and signatures, the Nix database.
-        .target(name: "NixStore", dependencies: ["CSodium", "CCrypto", "SQLite", "SystemSupport"]),
+        .target(name: "NixStore", dependencies: ["StorePaths", "CSodium", "CCrypto", "SQLite", "SystemSupport"]),
         // Where caches live: file://, s3:// and http(s):// destinations behind one protocol.
         .target(
             name: "BinaryCache",
@@ -52,10 +55,11 @@ let package = Package(
             ]
         ),
         // What Nix's post-build-hook and the service say to each other: request format, spool,
-        // socket. Apart from Replication so that the hook binary loads neither curl nor zstd.
+        // socket. Apart from Replication and NixStore so that the hook binary loads none of the C
+        // libraries (curl, zstd, libcrypto, libsodium, SQLite).
         .target(
             name: "Hook",
-            dependencies: ["NixStore", "SystemSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["StorePaths", "SystemSupport", .product(name: "Logging", package: "swift-log")]
         ),
         // The one upload pipeline: closures in dependency order, NAR -> SHA-256 -> zstd -> destination.
         .target(
@@ -81,7 +85,7 @@ let package = Package(
         ),
 
         // `narsync hook` alone, for post-build-hook: it starts in a fraction of narsync's time.
-        .executableTarget(name: "narsync-hook", dependencies: ["Hook", "NixStore"]),
+        .executableTarget(name: "narsync-hook", dependencies: ["Hook"]),
 
         // Test harness: a private real Nix, throwaway stores, moto, fixture trees.
         .target(name: "TestSupport", dependencies: ["NixStore", "SystemSupport"], path: "Tests/TestSupport"),
