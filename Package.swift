@@ -84,7 +84,7 @@ let package = Package(
             ]
         ),
 
-        // `narsync hook` alone, for post-build-hook: it starts in a fraction of narsync's time.
+        // `narsync hook` alone, for post-build-hook: it starts in two thirds of narsync's time.
         .executableTarget(name: "narsync-hook", dependencies: ["Hook"]),
 
         // Test harness: a private real Nix, throwaway stores, moto, fixture trees.
