@@ -26,32 +26,41 @@ let package = Package(
     targets: [
         // The C libraries narsync is built on.
         systemLibrary("CSodium", pkgConfig: "libsodium", debian: "libsodium-dev"),
-        systemLibrary("CCurl", pkgConfig: "libcurl", debian: "libcurl4-openssl-dev"),
+        // Headers only (Debian: libcurl4-openssl-dev), without pkg-config, whose `-lcurl` would
+        // link libcurl at start-up again: CCurlLoader loads it.
+        .systemLibrary(name: "CCurl"),
         systemLibrary("CSQLite", pkgConfig: "sqlite3", debian: "libsqlite3-dev"),
         systemLibrary("CZstd", pkgConfig: "libzstd", debian: "libzstd-dev"),
         systemLibrary("CCrypto", pkgConfig: "libcrypto", debian: "libssl-dev"),
         // Linux calls glibc declares only for _GNU_SOURCE, which Swift's Glibc module leaves out.
         .target(name: "CSystemCalls"),
+        // libcurl's functions, from libcurl loaded when a destination first needs it, so that
+        // the commands that never do (`narsync hook` above all) do not load its two dozen libraries.
+        .target(name: "CCurlLoader", dependencies: ["CCurl"], linkerSettings: [.linkedLibrary("dl")]),
 
         // Threads, file descriptors and atomic files: the POSIX ground the other targets stand on.
         .target(name: "SystemSupport", dependencies: ["CSystemCalls"]),
         // A small Swift face for SQLite, shared by the Nix database reader and narsync's manifest.
         .target(name: "SQLite", dependencies: ["CSQLite", "SystemSupport"]),
+        // Store paths, their directory and where a store's files are: the part of the Nix domain
+        // the hook needs, without the C libraries.
+        .target(name: "StorePaths"),
         // The Nix domain: hashes, store paths, NAR, narinfo, keys and signatures, the Nix database.
-        .target(name: "NixStore", dependencies: ["CSodium", "CCrypto", "SQLite", "SystemSupport"]),
+        .target(name: "NixStore", dependencies: ["StorePaths", "CSodium", "CCrypto", "SQLite", "SystemSupport"]),
         // Where caches live: file://, s3:// and http(s):// destinations behind one protocol.
         .target(
             name: "BinaryCache",
             dependencies: [
-                "CCurl", "CCrypto", "NixStore", "SystemSupport",
+                "CCurl", "CCurlLoader", "CCrypto", "NixStore", "SystemSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // What Nix's post-build-hook and the service say to each other: request format, spool,
-        // socket. Apart from Replication so that the hook binary loads neither curl nor zstd.
+        // socket. Apart from Replication and NixStore so that the hook binary loads none of the C
+        // libraries (curl, zstd, libcrypto, libsodium, SQLite).
         .target(
             name: "Hook",
-            dependencies: ["NixStore", "SystemSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["StorePaths", "SystemSupport", .product(name: "Logging", package: "swift-log")]
         ),
         // The one upload pipeline: closures in dependency order, NAR -> SHA-256 -> zstd -> destination.
         .target(
@@ -78,8 +87,8 @@ let package = Package(
             ]
         ),
 
-        // `narsync hook` alone, for post-build-hook: it starts in a fraction of narsync's time.
-        .executableTarget(name: "narsync-hook", dependencies: ["Hook", "NixStore"]),
+        // `narsync hook` alone, for post-build-hook: it starts in two thirds of narsync's time.
+        .executableTarget(name: "narsync-hook", dependencies: ["Hook"]),
 
         // Test harness: a private real Nix, throwaway stores, moto, fixture trees.
         .target(name: "TestSupport", dependencies: ["NixStore", "SystemSupport"], path: "Tests/TestSupport"),

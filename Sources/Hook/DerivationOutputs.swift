@@ -1,4 +1,4 @@
-import NixStore
+import StorePaths
 import SystemSupport
 
 /// The output paths a store derivation (`.drv`) names, read from its first bytes.

@@ -1,5 +1,5 @@
 import Foundation
-import NixStore
+import StorePaths
 
 /// One run of Nix's post-build-hook: take the paths, hand them to the service or else to the
 /// spool, and say in one line what happened. Shared by `narsync hook` and `narsync-hook`.

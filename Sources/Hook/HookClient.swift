@@ -1,5 +1,5 @@
 import Foundation
-import NixStore
+import StorePaths
 import SystemSupport
 
 /// Hands a request to the running service over its Unix socket, within a short deadline.

@@ -1,5 +1,5 @@
 import Foundation
-import NixStore
+import StorePaths
 import SystemSupport
 
 /// One client of the hook socket while its request arrives: a buffer, a size limit and a

@@ -1,4 +1,4 @@
-import NixStore
+import StorePaths
 
 /// The paths `narsync hook` was given, sorted into a request and what it dropped.
 ///

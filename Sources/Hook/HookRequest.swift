@@ -1,4 +1,4 @@
-import NixStore
+import StorePaths
 
 /// What `narsync hook` asks the service to publish: the outputs of one build and the derivation
 /// that produced them.

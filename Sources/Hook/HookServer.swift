@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import NixStore
+import StorePaths
 import SystemSupport
 
 /// The service's end of `narsync hook`: a Unix socket taking requests from trusted processes,

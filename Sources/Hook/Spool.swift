@@ -1,5 +1,5 @@
 import Foundation
-import NixStore
+import StorePaths
 import SystemSupport
 
 /// Hook requests waiting on disk for the service: one file per request, written whole or not

@@ -1,7 +1,7 @@
 // Nix's post-build-hook, as a program of its own: `post-build-hook = /usr/local/bin/narsync-hook`.
 //
-// The same as `narsync hook` without arguments, but without the rest of narsync (curl, zstd,
-// the upload pipeline) to load, so that each build waits a few milliseconds less. Nix passes
+// The same as `narsync hook` without arguments, but without the rest of narsync (libcrypto,
+// libsodium, SQLite, zstd, the upload pipeline) to load, so that each build waits less. Nix passes
 // no arguments; settings come from the environment (see `HookCall`). Always exits 0.
 import Foundation
 import Hook

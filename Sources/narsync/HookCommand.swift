@@ -83,6 +83,12 @@ struct HookCommand: ParsableCommand {
     /// Parses `arguments` (after `narsync hook`) and runs; exits 0 whatever happens, so that a
     /// mistake in a hook's configuration never fails a build.
     static func mainNeverFailing(_ arguments: [String]) -> Never {
+        // As Nix calls it, without arguments, there is nothing to parse: ArgumentParser's
+        // reflection over narsync's commands would be most of the call's time.
+        if arguments.isEmpty {
+            HookCall().run()
+            Foundation.exit(0)
+        }
         do {
             // `hook --help` parses as ArgumentParser's help command, which prints the help.
             var command = try Narsync.parseAsRoot(["hook"] + arguments)

@@ -40,6 +40,10 @@ stdenv.mkDerivation {
   # Hand SwiftPM the pinned dependency checkouts instead of the network.
   configurePhase = generated.configure;
 
+  # narsync loads libcurl when a destination needs it (Sources/CCurlLoader) instead of linking
+  # it, so neither pkg-config nor the linker's rpath lead to it: name its headers and the library.
+  swiftpmFlags = [ "-Xcc" "-I${lib.getDev curl}/include" "-Xcc" "-DCCURL_LIBRARY=\"${lib.getLib curl}/lib/libcurl.so.4\"" ];
+
 
   installPhase = ''
     runHook preInstall

@@ -13,7 +13,8 @@ final class CurlMulti: Sendable {
     private let driver: CurlDriver
 
     init(name: String, settings: TransferSettings, statistics: TransferStatistics, logger: Logger) {
-        CurlMulti.initializeCurl
+        // makeDestination has reported a missing libcurl as the user's problem already.
+        if let problem = CurlMulti.libraryProblem { fatalError("cannot load libcurl: \(problem)") }
         driver = CurlDriver(settings: settings, statistics: statistics, logger: logger)
         let driver = self.driver
         let thread = Thread { driver.run() }
@@ -23,11 +24,14 @@ final class CurlMulti: Sendable {
 
     deinit { driver.stop() }
 
+    /// Why libcurl cannot be loaded (see `ccurl_load`), or nil once it is loaded and initialised.
     /// curl_global_init is not thread-safe; a static let runs it exactly once. libcrypto first,
     /// as curl initialises it too.
-    private static let initializeCurl: Void = {
+    static let libraryProblem: String? = {
+        if let problem = ccurl_load() { return String(cString: problem) }
         CryptoLibrary.initialize
         curl_global_init(ccurl_global_default())
+        return nil
     }()
 
     /// Sends `exchange`; its completion runs on the driver thread.
