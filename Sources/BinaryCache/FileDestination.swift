@@ -6,15 +6,13 @@ import SystemSupport
 /// Every object is written to a temporary name in its directory and renamed, so readers never
 /// see half an object. Durability comes in groups, so that a power loss never leaves a narinfo
 /// naming a NAR that was lost: a NAR is renamed into place unflushed (alone it announces
-/// nothing); a group of narinfos is written to temporary files, one `syncfs(2)` makes them and
-/// every NAR before them durable, and only then are they renamed, in order, and their directory
-/// fsynced. That is two flushes per group where an fsync of each file and directory costs four
-/// per path (Nix's own `file://` store makes none). The price: `syncfs` also flushes what else
-/// is dirty on that filesystem, which the kernel would write within seconds anyway; a cache on
-/// its own filesystem never waits for a build's writes.
+/// nothing); a group of narinfos is written to temporary files, which are flushed with every
+/// NAR before them (`FlushBarrier`: one by one if they are few, with one `syncfs(2)` if many),
+/// and only then renamed, in order, and their directory fsynced. Nix's own `file://` store
+/// flushes nothing.
 public struct FileDestination: BinaryCacheDestination {
     public let directory: String
-    private let fileSystem: FileSystemSync
+    private let barrier: FlushBarrier
 
     /// Uses `directory`, creating it if needed.
     /// - Throws: `DestinationError.notWritable` if it cannot be created or written to.
@@ -29,7 +27,7 @@ public struct FileDestination: BinaryCacheDestination {
             throw DestinationError.notWritable(destination: "file://\(self.directory)", reason: String(cString: strerror(errno)))
         }
         do {
-            fileSystem = try FileSystemSync(directory: self.directory)
+            barrier = try FlushBarrier(directory: self.directory)
         } catch {
             throw DestinationError.notWritable(destination: "file://\(self.directory)", reason: "\(error)")
         }
@@ -64,7 +62,7 @@ public struct FileDestination: BinaryCacheDestination {
             writers.append(writer)
         }
         // The NARs committed before and the new files' contents, durable before any is named.
-        try fileSystem.sync()
+        try barrier.flush(writers)
         for writer in writers { try writer.commit(durable: false) }
         for directory in Set(writers.map(\.directory)) { try syncDirectory(directory) }
     }
@@ -72,7 +70,7 @@ public struct FileDestination: BinaryCacheDestination {
     public var commitsInGroups: Bool { true }
 
     public func beginUpload(key: String, contentType: String, journal: (any UploadJournal)?) throws -> any ObjectUpload {
-        FileUpload(writer: try AtomicFileWriter(path: try creatingParent(of: key)))
+        FileUpload(writer: try AtomicFileWriter(path: try creatingParent(of: key)), barrier: barrier)
     }
 
     public func listKeys(suffix: String) throws -> Set<String>? {
@@ -93,9 +91,16 @@ public struct FileDestination: BinaryCacheDestination {
 
 private final class FileUpload: ObjectUpload {
     let writer: AtomicFileWriter
-    init(writer: AtomicFileWriter) { self.writer = writer }
+    let barrier: FlushBarrier
+    init(writer: AtomicFileWriter, barrier: FlushBarrier) {
+        self.writer = writer
+        self.barrier = barrier
+    }
     func write(_ bytes: UnsafeRawBufferPointer) throws { try writer.write(bytes) }
     /// Unflushed: the next `putGroup` makes it durable before a narinfo can name it.
-    func commit() throws { try writer.commit(durable: false) }
+    func commit() throws {
+        try writer.commit(durable: false)
+        barrier.committed(writer.path)
+    }
     func abort() { writer.abort() }
 }

@@ -35,6 +35,11 @@ public final class AtomicFileWriter: @unchecked Sendable {
         try bytes.withUnsafeBytes { try write($0) }
     }
 
+    /// fsyncs what was written so far, for a caller that commits with `durable: false`.
+    public func sync() throws {
+        try file.sync(path: temporaryPath)
+    }
+
     /// Makes the file visible under its final name. With `replace: false`, an existing file
     /// there is left alone and `SystemError` with `EEXIST` is thrown.
     ///

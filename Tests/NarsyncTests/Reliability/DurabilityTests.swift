@@ -1,4 +1,5 @@
 import Foundation
+import SystemSupport
 import Testing
 import TestSupport
 
@@ -15,43 +16,77 @@ import TestSupport
         cache = nix.directory.appending("cache")
     }
 
-    /// Every narinfo is renamed into place only after a flush of the filesystem (syncfs) that
-    /// started once its NAR was renamed and its own contents written; every reference's narinfo
-    /// was named and its directory flushed before its referrer's narinfo is named. And the
-    /// flushes come in groups: no NAR is fsynced on its own.
-    @Test(.enabled(if: (try? Subprocess.which("strace")) != nil, "needs strace (scripts/install-dependencies --with-test-tools)"))
-    func noNarInfoIsNamedBeforeWhatItNamesIsDurable() throws {
-        let closure = try TestClosure.build(in: nix)
+    /// Traces `narsync backfill` of `roots` to the file:// cache.
+    private func tracedBackfill(_ roots: [String]) throws -> FlushTrace {
         let key = try nix.generateKey(name: "durability-1")
-        let log = nix.directory.appending("strace.log")
+        let log = nix.directory.appending("strace-\(UUID().uuidString).log")
         var environment = nix.environment
         // LeakSanitizer cannot run under ptrace (reliability/sanitizers).
         if let options = environment["ASAN_OPTIONS"] { environment["ASAN_OPTIONS"] = options + ":detect_leaks=0" }
         let backfill = try Subprocess.run(try Subprocess.which("strace"), [
             "-f", "-qq", "-y", "-s", "0", "-o", log, "-e", "trace=rename,renameat,renameat2,syncfs,fsync,fdatasync,write",
             narsyncExecutable, "backfill", "--to", "file://\(cache)", "--key-file", key.secretKeyFile,
-            "--store-root", nix.storeRoot, closure.top,
-        ], environment: environment)
+            "--store-root", nix.storeRoot,
+        ] + roots, environment: environment)
         #expect(backfill.status == 0, "\(backfill.standardError)")
+        return FlushTrace(try String(contentsOfFile: log, encoding: .utf8), directory: cache)
+    }
 
-        let trace = FlushTrace(try String(contentsOfFile: log, encoding: .utf8), directory: cache)
+    /// Every narinfo is renamed into place only once its NAR (file and directory entry) and its
+    /// own contents are flushed, by fsyncs of them or a syncfs that started after they were
+    /// written; every reference's narinfo was named and its directory flushed before its
+    /// referrer's narinfo is named.
+    private func checkOrder(_ trace: FlushTrace) throws -> Int {
         let narInfos = try FileManager.default.contentsOfDirectory(atPath: cache).filter { $0.hasSuffix(".narinfo") }
-        #expect(narInfos.count == closure.outputs.count)
         for name in narInfos {
             let fields = try narInfoFields(String(contentsOfFile: "\(cache)/\(name)", encoding: .utf8))
+            let nar = "\(cache)/\(fields["URL"]!)"
             let named = try #require(trace.renameStart["\(cache)/\(name)"], "\(name) was not renamed into place")
-            let narRenamed = try #require(trace.renameEnd["\(cache)/\(fields["URL"]!)"], "its NAR was not renamed into place")
-            let written = try #require(trace.lastWriteEnd[name], "\(name)'s contents were not seen written")
-            #expect(trace.syncfs.contains { $0.start > max(narRenamed, written) && $0.end < named },
-                    "\(name) was named with no flush between it and its NAR and contents")
+            let narRenamed = try #require(trace.renameEnd[nar], "its NAR was not renamed into place")
+            let written = try #require(trace.lastWriteEnd["\(cache)/\(name)"], "\(name)'s contents were not seen written")
+            // Booleans first: a failed #expect would print the whole trace.
+            let narFlushed = trace.flushed(nar, after: narRenamed, before: named)
+            let narDirectoryFlushed = trace.flushed("\(cache)/nar", after: narRenamed, before: named)
+            let contentsFlushed = trace.flushed("\(cache)/\(name)", after: written, before: named)
+            #expect(narFlushed, "\(name) named before its NAR was flushed")
+            #expect(narDirectoryFlushed, "\(name) named before nar/ was flushed")
+            #expect(contentsFlushed, "\(name) named before its contents were flushed")
             for reference in (fields["References"] ?? "").split(separator: " ") where !name.hasPrefix(reference.prefix(32)) {
                 let referenceNamed = try #require(trace.renameEnd["\(cache)/\(reference.prefix(32)).narinfo"])
-                #expect(trace.directoryFlushes.contains { $0.start > referenceNamed && $0.end < named },
-                        "\(name) was named before its reference \(reference) was durable")
+                let referenceFlushed = trace.flushed(cache, after: referenceNamed, before: named)
+                #expect(referenceFlushed, "\(name) was named before its reference \(reference) was durable")
             }
         }
-        #expect(trace.nonDirectoryFsyncs == 0, "files are flushed in groups by syncfs, never one by one")
-        #expect(trace.syncfs.count <= narInfos.count + 1)
+        return narInfos.count
+    }
+
+    /// A small closure: few files per group, each fsynced, and no syncfs (nothing else on the
+    /// filesystem delays them).
+    @Test(.enabled(if: (try? Subprocess.which("strace")) != nil, "needs strace (scripts/install-dependencies --with-test-tools)"))
+    func aFewPathsAreFlushedFileByFileBeforeTheirNarInfosAreNamed() throws {
+        let closure = try TestClosure.build(in: nix)
+        let trace = try tracedBackfill([closure.top])
+        #expect(try checkOrder(trace) == closure.outputs.count)
+        let syncfsCount = trace.syncfs.count
+        #expect(syncfsCount == 0)
+    }
+
+    /// 300 small paths: groups large enough for one syncfs each, far fewer flushes than files.
+    @Test(.enabled(if: (try? Subprocess.which("strace")) != nil, "needs strace (scripts/install-dependencies --with-test-tools)"))
+    func manyPathsAreFlushedInGroupsBeforeTheirNarInfosAreNamed() throws {
+        let count = 300
+        let files = (0..<count).map { index in
+            let references = [index / 2, index / 3].filter { $0 < index }.map { "${f\($0)}" }
+            return "f\(index) = builtins.toFile \"p\(index)\" \"\(UUID()) \(index) \(references.joined(separator: " "))\";"
+        }
+        let expression = "let \(files.joined(separator: "\n")) in [ \((0..<count).map { "f\($0)" }.joined(separator: " ")) ]"
+        let paths = try nix.run("nix-instantiate", ["--store", nix.storeRoot, "--read-write-mode", "--eval", "--strict", "--json", "--expr", expression])
+        let roots = try JSONDecoder().decode([String].self, from: Data(paths.standardOutput.utf8))
+        let trace = try tracedBackfill(roots)
+        #expect(try checkOrder(trace) == count)
+        let (syncfsCount, flushes) = (trace.syncfs.count, trace.cacheFlushes)
+        #expect(syncfsCount > 0)
+        #expect(flushes < count, "\(flushes) flushes for \(count) NARs and \(count) narinfos")
     }
 
     private func narInfoFields(_ text: String) -> [String: String] {
@@ -71,49 +106,59 @@ private struct FlushTrace {
 
     var renameStart: [String: Int] = [:]
     var renameEnd: [String: Int] = [:]
-    /// By the final name a temporary file is for (`.NAME.tmp-...` -> NAME).
+    /// By the final name a temporary file is for (`DIR/.NAME.tmp-...` -> DIR/NAME).
     var lastWriteEnd: [String: Int] = [:]
     var syncfs: [Span] = []
-    /// fsyncs of the cache's top directory, where the narinfos are.
-    var directoryFlushes: [Span] = []
-    var nonDirectoryFsyncs = 0
+    /// fsyncs by the file or directory flushed, temporaries by their final name.
+    var fsyncs: [String: [Span]] = [:]
+    /// Flushes of the cache's files and directories (the manifest's are the state directory's).
+    var cacheFlushes = 0
 
     init(_ log: String, directory: String) {
-        var unfinished: [String: (call: String, line: String, start: Int)] = [:]
+        var unfinished: [String: (line: String, start: Int)] = [:]
         for (position, line) in log.split(separator: "\n").map(String.init).enumerated() {
             guard let pid = line.split(separator: " ").first.map(String.init) else { continue }
-            let call: String, text: String, start: Int
-            if let resumed = line.firstMatch(of: /<\.\.\. ([a-z0-9_]+) resumed>/), let begun = unfinished.removeValue(forKey: pid) {
-                (call, text, start) = (String(resumed.1), begun.line, begun.start)
-            } else if let match = line.firstMatch(of: /^\d+\s+([a-z0-9_]+)\(/) {
-                if line.hasSuffix("<unfinished ...>") {
-                    unfinished[pid] = (String(match.1), line, position)
-                    continue
-                }
-                (call, text, start) = (String(match.1), line, position)
-            } else {
+            let text: String, start: Int
+            if line.contains(" resumed>"), let begun = unfinished.removeValue(forKey: pid) {
+                (text, start) = (begun.line, begun.start)
+            } else if line.hasSuffix("<unfinished ...>") {
+                unfinished[pid] = (line, position)
                 continue
+            } else {
+                (text, start) = (line, position)
             }
+            guard let call = text.firstMatch(of: /^\d+\s+([a-z0-9_]+)\(/).map({ String($0.1) }) else { continue }
             let span = Span(start: start, end: position)
             let paths = text.matches(of: /"((?:[^"\\]|\\.)*)"/).map { String($0.1) }
-            let descriptorPath = text.firstMatch(of: /\(\d+<([^>]*)>/).map { String($0.1) }
+            let descriptor = text.firstMatch(of: /\(\d+<([^>]*)>/).map { Self.finalName(of: String($0.1)) }
             switch call {
             case "rename", "renameat", "renameat2":
                 guard let target = paths.last else { continue }
                 renameStart[target] = span.start
                 renameEnd[target] = span.end
             case "write":
-                guard let file = descriptorPath, let name = (file as NSString).lastPathComponent.firstMatch(of: /^\.(.*)\.tmp-/) else { continue }
-                lastWriteEnd[String(name.1)] = span.end
+                if let file = descriptor { lastWriteEnd[file] = span.end }
             case "syncfs":
                 syncfs.append(span)
+                cacheFlushes += 1
             case "fsync", "fdatasync":
-                if descriptorPath == directory { directoryFlushes.append(span) }
-                // The state directory's manifest (SQLite) and the cache's directories are not objects.
-                else if let file = descriptorPath, file.hasPrefix(directory + "/"), !file.hasSuffix("/nar") { nonDirectoryFsyncs += 1 }
+                guard let file = descriptor, file == directory || file.hasPrefix(directory + "/") else { continue }
+                fsyncs[file, default: []].append(span)
+                cacheFlushes += 1
             default:
                 continue
             }
         }
+    }
+
+    /// Whether `file` was flushed (by an fsync of it or a syncfs) between two positions.
+    func flushed(_ file: String, after: Int, before: Int) -> Bool {
+        (syncfs + (fsyncs[file] ?? [])).contains { $0.start > after && $0.end < before }
+    }
+
+    private static func finalName(of path: String) -> String {
+        let (directory, name) = splitPath(path)
+        guard let match = name.firstMatch(of: /^\.(.*)\.tmp-/) else { return path }
+        return "\(directory)/\(match.1)"
     }
 }
