@@ -36,7 +36,7 @@ final class FlushBarrier: Sendable {
             if files.count + temporaries.count > Self.syncfsThreshold {
                 try fileSystem.sync()
             } else {
-                for file in files { try FileDescriptor(path: file, flags: O_RDONLY).sync(path: file) }
+                for file in files { try Self.sync(file) }
                 for temporary in temporaries { try temporary.sync() }
                 for directory in Set(files.map { splitPath($0).directory }) { try syncDirectory(directory) }
             }
@@ -44,5 +44,16 @@ final class FlushBarrier: Sendable {
             unflushed.withLock { $0.insert(contentsOf: files, at: 0) }
             throw error
         }
+    }
+
+    /// fsyncs a committed file; one removed since (someone cleaning the cache) needs nothing.
+    private static func sync(_ file: String) throws {
+        let descriptor: FileDescriptor
+        do {
+            descriptor = try FileDescriptor(path: file, flags: O_RDONLY)
+        } catch let error as SystemError where error.errno == ENOENT {
+            return
+        }
+        try descriptor.sync(path: file)
     }
 }

@@ -39,6 +39,20 @@ import TestSupport
         #expect(try destination.listKeys(suffix: ".narinfo") == ["a.narinfo", "b.narinfo"])
     }
 
+    /// A NAR removed before its narinfo's group is flushed (someone cleaning the cache) does
+    /// not stop that group, nor every later one.
+    @Test func aNarRemovedBeforeTheFlushDoesNotStopTheNarInfos() throws {
+        let directory = try TemporaryDirectory()
+        let destination = try FileDestination(directory: directory.path)
+        let upload = try destination.beginUpload(key: "nar/gone.nar.zst", contentType: ContentType.nar, journal: nil)
+        try Array("nar".utf8).withUnsafeBytes { try upload.write($0) }
+        try upload.commit()
+        try FileManager.default.removeItem(atPath: directory.appending("nar/gone.nar.zst"))
+        try destination.putGroup([SmallObject(key: "a.narinfo", contents: Array("A".utf8), contentType: ContentType.narInfo)])
+        try destination.putGroup([SmallObject(key: "b.narinfo", contents: Array("B".utf8), contentType: ContentType.narInfo)])
+        #expect(try destination.listKeys(suffix: ".narinfo") == ["a.narinfo", "b.narinfo"])
+    }
+
     @Test func anUnwritableDirectoryIsRefusedUpFront() throws {
         let directory = try TemporaryDirectory()
         let file = directory.appending("not-a-directory")
