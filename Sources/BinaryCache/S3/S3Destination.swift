@@ -103,6 +103,11 @@ public final class S3Destination: BinaryCacheDestination, MultipartUploadAbortin
         _ = try client.perform(.init(operation: "create", method: "PUT", key: ""))
     }
 
+    /// How many parts S3 holds for an upload (in tests), or nil if it no longer exists.
+    func storedPartCount(key: String, uploadID: String) throws -> Int? {
+        try client.listParts(key: key, uploadID: uploadID)?.count
+    }
+
     /// The multipart uploads under way in the bucket, as (key, upload ID).
     func multipartUploads() throws -> [(key: String, uploadID: String)] {
         let response = try client.perform(.init(operation: "list uploads of", method: "GET", key: "", query: [("uploads", "")]))
