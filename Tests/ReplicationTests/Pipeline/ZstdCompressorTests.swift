@@ -52,6 +52,9 @@ import Testing
         let b = try compress(input, chunk: 1_000_003, workers: 3)
         #expect(a == b)
         #expect(try compress(input, chunk: 65_536, workers: 0) == compress(input, chunk: 7_777, workers: 0))
+        // With the size given, as NarUploader does, and whatever the worker budget grants.
+        let size = UInt64(input.count)
+        #expect(try compress(input, chunk: 65_536, workers: 1, size: size) == compress(input, chunk: 1_000_003, workers: 2, size: size))
     }
 
     /// With the size known (the NAR size in the database), the frame says it, decompresses to
