@@ -1,4 +1,5 @@
 import Foundation
+import NixStore
 import SystemSupport
 import Testing
 import TestSupport
@@ -39,8 +40,8 @@ import TestSupport
     private func checkOrder(_ trace: FlushTrace) throws -> Int {
         let narInfos = try FileManager.default.contentsOfDirectory(atPath: cache).filter { $0.hasSuffix(".narinfo") }
         for name in narInfos {
-            let fields = try narInfoFields(String(contentsOfFile: "\(cache)/\(name)", encoding: .utf8))
-            let nar = "\(cache)/\(fields["URL"]!)"
+            let narInfo = try NarInfo(parsing: String(contentsOfFile: "\(cache)/\(name)", encoding: .utf8), storeDirectory: .standard, source: name)
+            let nar = "\(cache)/\(narInfo.url)"
             let named = try #require(trace.renameStart["\(cache)/\(name)"], "\(name) was not renamed into place")
             let narRenamed = try #require(trace.renameEnd[nar], "its NAR was not renamed into place")
             let written = try #require(trace.lastWriteEnd["\(cache)/\(name)"], "\(name)'s contents were not seen written")
@@ -51,8 +52,8 @@ import TestSupport
             #expect(narFlushed, "\(name) named before its NAR was flushed")
             #expect(narDirectoryFlushed, "\(name) named before nar/ was flushed")
             #expect(contentsFlushed, "\(name) named before its contents were flushed")
-            for reference in (fields["References"] ?? "").split(separator: " ") where !name.hasPrefix(reference.prefix(32)) {
-                let referenceNamed = try #require(trace.renameEnd["\(cache)/\(reference.prefix(32)).narinfo"])
+            for reference in narInfo.references where reference != narInfo.storePath {
+                let referenceNamed = try #require(trace.renameEnd["\(cache)/\(reference.hashPart).narinfo"])
                 let referenceFlushed = trace.flushed(cache, after: referenceNamed, before: named)
                 #expect(referenceFlushed, "\(name) was named before its reference \(reference) was durable")
             }
@@ -87,15 +88,6 @@ import TestSupport
         let (syncfsCount, flushes) = (trace.syncfs.count, trace.cacheFlushes)
         #expect(syncfsCount > 0)
         #expect(flushes < count, "\(flushes) flushes for \(count) NARs and \(count) narinfos")
-    }
-
-    private func narInfoFields(_ text: String) -> [String: String] {
-        var fields: [String: String] = [:]
-        for line in text.split(separator: "\n") {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            fields[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        }
-        return fields
     }
 }
 
