@@ -44,8 +44,8 @@ public final class AtomicFileWriter: @unchecked Sendable {
     /// there is left alone and `SystemError` with `EEXIST` is thrown.
     ///
     /// With `durable: false` the file is renamed without fsyncing it or its directory: the
-    /// caller makes many files durable at once later (`FileSystemSync`), before anything that
-    /// names them becomes visible.
+    /// caller makes them durable later (each with `sync()` before the commit, or many at once
+    /// with `FileSystemSync`), before anything that names them becomes visible.
     public func commit(replace: Bool = true, durable: Bool = true) throws {
         if durable { try file.sync(path: temporaryPath) }
         file.close()

@@ -30,10 +30,12 @@ struct Narsync: AsyncParsableCommand {
         if let layered, layered.destinations.count > 1 {
             await runWatch(layered)
         }
-        let (backfillArguments, bulkPaths) = arguments.dropFirst().first == "backfill"
-            ? BulkPathArguments.split(Array(arguments.dropFirst())) : ([], [])
+        var parsedArguments = watchArguments, bulkPaths: [String] = []
+        if arguments.dropFirst().first == "backfill" {
+            (parsedArguments, bulkPaths) = BulkPathArguments.split(Array(arguments.dropFirst()))
+        }
         do {
-            var command = try parseAsRoot(watchArguments ?? (bulkPaths.isEmpty ? nil : backfillArguments))
+            var command = try parseAsRoot(parsedArguments)
             if var backfill = command as? BackfillCommand {
                 backfill.paths += bulkPaths
                 command = backfill

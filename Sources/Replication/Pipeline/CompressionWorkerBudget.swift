@@ -16,7 +16,7 @@ final class CompressionWorkerBudget: Sendable {
     /// Workers for one NAR: between 1 and `total`, as many as are free.
     func take() -> Int32 {
         inUse.withLock { inUse in
-            let granted = max(1, min(total, total - inUse))
+            let granted = max(1, total - inUse)
             inUse += granted
             return granted
         }

@@ -64,14 +64,12 @@ struct PublishScheduler {
 
     /// The next job to start, or nil if none can start until a running job finishes.
     mutating func nextJob() -> Job? {
-        if inGroups, !isWritingGroup, !readyNarInfos.isEmpty {
-            isWritingGroup = true
-            let group = Array(readyNarInfos.suffix(Self.largestGroup))
+        if !isWritingGroup, !readyNarInfos.isEmpty {
+            // Without groups, one narinfo per job, and as many jobs at once as there are slots.
+            let group = Array(readyNarInfos.suffix(inGroups ? Self.largestGroup : 1))
             readyNarInfos.removeLast(group.count)
+            isWritingGroup = inGroups
             return .writeNarInfos(group)
-        }
-        if !inGroups, let ready = readyNarInfos.popLast() {
-            return .writeNarInfos([ready])
         }
         while nextPending < pending.count {
             let info = pending[nextPending]

@@ -19,10 +19,11 @@ enum BulkPathArguments {
             let mayBeOptionValue = !afterTerminator && previous.hasPrefix("-") && previous != "--" && !previous.contains("=")
             if argument == "--" && !afterTerminator {
                 afterTerminator = true
-            } else if argument.hasPrefix("/") && !mayBeOptionValue && keptOne {
-                paths.append(argument)
-                continue
             } else if argument.hasPrefix("/") && !mayBeOptionValue {
+                if keptOne {
+                    paths.append(argument)
+                    continue
+                }
                 keptOne = true
             }
             parsed.append(argument)
