@@ -55,7 +55,7 @@ struct WatchCommand: AsyncParsableCommand {
         "Skip paths that already carry a signature of this key, e.g. cache.nixos.org-1 (repeatable).", valueName: "key-name"))
     var skipSignedBy: [String] = []
 
-    @Option(name: .customLong("debounce-ms"), help: "Milliseconds of quiet in the database before a batch starts.")
+    @Option(name: .customLong("debounce-ms"), help: "While database changes come less than this many milliseconds apart, batch them until this much quiet (the first change after a quiet spell wakes at once).")
     var debounceMilliseconds = 100
 
     @Option(name: .customLong("recheck-seconds"), help: "Seconds between re-reads of the database when inotify says nothing.")

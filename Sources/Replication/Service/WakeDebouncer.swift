@@ -20,9 +20,13 @@ public enum WakeReason: Int, Comparable, Sendable, CustomStringConvertible {
 }
 
 /// How the watcher turns a stream of file events into few wakes.
+///
+/// The first event after a quiet spell wakes at once: a path Nix commits while narsync is idle
+/// is published without waiting. Only events that follow another by less than `debounceWindow`
+/// (a build registering many paths, a `nix copy` into the store) are batched.
 public struct WatchTiming: Sendable, Equatable {
-    /// A wake waits until no event has come for this long, so a build registering many paths
-    /// produces one query, not one per path.
+    /// In a storm (events less than this apart), a wake waits until no event has come for this
+    /// long, so a build registering many paths produces few queries, not one per path.
     public var debounceWindow: Duration
     /// ...but never longer than this after the first event, so a long storm still flushes.
     public var maximumDelay: Duration
@@ -45,8 +49,12 @@ public struct WakeDebouncer: Sendable {
 
     public let timing: WatchTiming
     private var pending: WakeReason?
+    /// Whether the pending wake is due at once: its first event came after a quiet spell.
+    private var pendingIsImmediate = false
     private var firstEvent: Instant?
     private var lastEvent: Instant?
+    /// The latest event ever recorded, across wakes: what tells a storm from a quiet spell.
+    private var previousEvent: Instant?
     private var nextRecheck: Instant
 
     public init(timing: WatchTiming, now: Instant) {
@@ -56,14 +64,19 @@ public struct WakeDebouncer: Sendable {
 
     /// An event seen at `now`.
     public mutating func record(_ reason: WakeReason, at now: Instant) {
+        if firstEvent == nil {
+            firstEvent = now
+            pendingIsImmediate = previousEvent.map { now - $0 >= timing.debounceWindow } ?? true
+        }
         pending = max(pending ?? reason, reason)
-        if firstEvent == nil { firstEvent = now }
         lastEvent = now
+        previousEvent = now
     }
 
     /// The time at which `wake(at:)` will next return a reason.
     public var deadline: Instant {
         guard let firstEvent, let lastEvent else { return nextRecheck }
+        if pendingIsImmediate { return firstEvent }
         return min(lastEvent + timing.debounceWindow, firstEvent + timing.maximumDelay)
     }
 
@@ -72,6 +85,7 @@ public struct WakeDebouncer: Sendable {
         guard now >= deadline else { return nil }
         let reason = pending ?? .periodic
         pending = nil
+        pendingIsImmediate = false
         firstEvent = nil
         lastEvent = nil
         // Any wake runs the query, so the re-check is due a full interval after the last wake.

@@ -7,8 +7,64 @@ import Testing
 
     func at(_ milliseconds: Int) -> ContinuousClock.Instant { start + .milliseconds(milliseconds) }
 
-    @Test func anEventWakesOnceTheWindowIsQuiet() {
+    /// A debouncer in a storm: an event 50 ms before `start` has already woken it, so events
+    /// from `start` on are less than the window apart and batched.
+    func debouncerInAStorm() -> WakeDebouncer {
+        var debouncer = WakeDebouncer(timing: timing, now: at(-50))
+        debouncer.record(.changed, at: at(-50))
+        _ = debouncer.wake(at: at(-50))
+        return debouncer
+    }
+
+    @Test func theFirstEventAfterAQuietSpellWakesAtOnce() {
         var debouncer = WakeDebouncer(timing: timing, now: start)
+        debouncer.record(.changed, at: at(10))
+        #expect(debouncer.deadline == at(10))
+        #expect(debouncer.wake(at: at(10)) == .changed)
+        #expect(debouncer.wake(at: at(11)) == nil)
+        // Long after that wake and its event, the next event wakes at once too.
+        debouncer.record(.changed, at: at(500))
+        #expect(debouncer.wake(at: at(500)) == .changed)
+    }
+
+    @Test func eventsReadWithTheFirstMergeIntoItsWake() {
+        var debouncer = WakeDebouncer(timing: timing, now: start)
+        debouncer.record(.changed, at: at(0))
+        debouncer.record(.overflow, at: at(0))
+        #expect(debouncer.wake(at: at(0)) == .overflow)
+        #expect(debouncer.wake(at: at(1)) == nil)
+    }
+
+    @Test func commitsFurtherApartThanTheWindowEachWakeAtOnce() {
+        // One commit every 150 ms (window 100 ms), each a burst of three writes within 1 ms: the
+        // first write wakes at once; the burst's rest is a small storm, flushed a window later.
+        var debouncer = WakeDebouncer(timing: timing, now: start)
+        var wakeTimes: [Int] = []
+        for commit in stride(from: 0, to: 600, by: 150) {
+            debouncer.record(.changed, at: at(commit))
+            if debouncer.wake(at: at(commit)) != nil { wakeTimes.append(commit) }
+            debouncer.record(.changed, at: at(commit + 1))
+            if let due = debouncer.wake(at: at(commit + 101)) {
+                #expect(due == .changed)
+                wakeTimes.append(commit + 101)
+            }
+        }
+        #expect(wakeTimes == [0, 101, 150, 251, 300, 401, 450, 551])
+    }
+
+    @Test func aStormWakesOnceAtItsStartAndOnceAfterIt() {
+        var debouncer = WakeDebouncer(timing: timing, now: start)
+        var wakeTimes: [Int] = []
+        // An event every 10 ms for 300 ms, then quiet.
+        for time in stride(from: 0, through: 600, by: 10) {
+            if time <= 300 { debouncer.record(.changed, at: at(time)) }
+            if debouncer.wake(at: at(time)) != nil { wakeTimes.append(time) }
+        }
+        #expect(wakeTimes == [0, 400])
+    }
+
+    @Test func anEventWakesOnceTheWindowIsQuiet() {
+        var debouncer = debouncerInAStorm()
         debouncer.record(.changed, at: at(10))
         #expect(debouncer.deadline == at(110))
         #expect(debouncer.wake(at: at(109)) == nil)
@@ -17,7 +73,7 @@ import Testing
     }
 
     @Test func eventsInsideTheWindowMergeIntoOneWake() {
-        var debouncer = WakeDebouncer(timing: timing, now: start)
+        var debouncer = debouncerInAStorm()
         var wakes: [WakeReason] = []
         for time in stride(from: 0, through: 400, by: 20) {
             if let wake = debouncer.wake(at: at(time)) { wakes.append(wake) }
@@ -28,7 +84,7 @@ import Testing
     }
 
     @Test func aContinuousStormStillFlushesAtTheCap() {
-        var debouncer = WakeDebouncer(timing: timing, now: start)
+        var debouncer = debouncerInAStorm()
         var wakeTimes: [Int] = []
         // An event every 50 ms for 3.5 s: the window never goes quiet.
         for time in stride(from: 0, to: 3500, by: 50) {
