@@ -5,55 +5,97 @@ import SystemSupport
 
 /// A one-line live progress display on standard error, for interactive runs:
 /// `[=====>     ] 12/40 paths  1.2/3.4 GiB  85.3 MB/s  ETA 0:27`
-final class ProgressBar: PublishProgress {
+///
+/// Publishing only counts (a lock and two additions per path); a thread of its own draws the
+/// line at a fixed rate, so a slow terminal never holds up an upload and 100,000 small paths
+/// cost 100,000 additions, not 100,000 redraws.
+final class ProgressBar: PublishProgress, Sendable {
     private struct State {
         var totalPaths = 0
         var totalBytes: UInt64 = 0
         var donePaths = 0
         var failedPaths = 0
         var doneBytes: UInt64 = 0
-        var lastDraw = ContinuousClock.now - .seconds(1)
+        /// Whether anything changed since the last line drawn.
+        var changed = false
     }
+
+    /// Ten lines a second: more costs more than it tells.
+    static let defaultInterval: Duration = .milliseconds(100)
 
     private let state = Locked(State())
     private let start = ContinuousClock.now
+    private let output: @Sendable (String) -> Void
+    private let stopped = DispatchSemaphore(value: 0)
+    /// Held while a line is written, so that none comes after `finish`'s last; true once finished.
+    private let drawing = Locked(false)
+
+    /// - Parameters:
+    ///   - interval: how often the line is redrawn while something changes.
+    ///   - output: where a line goes (with the carriage return that overwrites the last one).
+    init(interval: Duration = ProgressBar.defaultInterval,
+         output: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }) {
+        self.output = output
+        let thread = Thread { [weak self, stopped] in
+            // A stop (finish) wakes the wait early; a timeout is the next tick.
+            while stopped.wait(timeout: .now() + interval.timeInterval) == .timedOut {
+                guard let self else { return }
+                self.draw(onlyIfChanged: true)
+            }
+        }
+        thread.name = "progress-bar"
+        thread.stackSize = 256 * 1024
+        thread.start()
+    }
+
+    deinit { stopped.signal() }
 
     func batchStarted(paths: Int, narBytes: UInt64, alreadyCached: Int) {
         state.withLock {
             $0.totalPaths += paths
             $0.totalBytes += narBytes
+            $0.changed = true
         }
-        draw(force: true)
     }
 
     func pathPublished(_ info: ValidPathInfo, nar: UploadedNar) {
         state.withLock {
             $0.donePaths += 1
             $0.doneBytes += info.narSize
+            $0.changed = true
         }
-        draw(force: false)
     }
 
     func pathFailed(_ error: PublishError) {
-        state.withLock { $0.failedPaths += 1 }
-        draw(force: false)
-    }
-
-    /// Leaves the last state on screen and moves to a new line.
-    func finish() {
-        draw(force: true)
-        FileHandle.standardError.write(Data("\n".utf8))
-    }
-
-    private func draw(force: Bool) {
-        let line: String? = state.withLock { state in
-            let now = ContinuousClock.now
-            // Redrawing more than ten times a second costs more than it tells.
-            guard force || now - state.lastDraw >= .milliseconds(100) else { return nil }
-            state.lastDraw = now
-            return Self.render(state, elapsed: now - start)
+        state.withLock {
+            $0.failedPaths += 1
+            $0.changed = true
         }
-        if let line { FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8)) }
+    }
+
+    /// Stops redrawing, leaves the last state on screen and moves to a new line.
+    func finish() {
+        stopped.signal()
+        drawing.withLock { finished in
+            guard !finished else { return }
+            finished = true
+            output("\r\u{1B}[K\(line())\n")
+        }
+    }
+
+    private func draw(onlyIfChanged: Bool) {
+        drawing.withLock { finished in
+            guard !finished, state.withLock({ $0.changed }) || !onlyIfChanged else { return }
+            output("\r\u{1B}[K\(line())")
+        }
+    }
+
+    /// The current state as a line; marks it drawn.
+    private func line() -> String {
+        state.withLock { state in
+            state.changed = false
+            return Self.render(state, elapsed: ContinuousClock.now - start)
+        }
     }
 
     private static func render(_ state: State, elapsed: Duration) -> String {
