@@ -17,6 +17,14 @@ public final class Publisher: Sendable {
     private let uploader: NarUploader
     private let executor: BlockingExecutor
     private let logger: Logger
+    /// How many narinfos the cache holds as far as this publisher knows: its last listing's count
+    /// plus what it published since; nil until it lists.
+    private let knownCacheSize = Locked<Int?>(nil)
+
+    /// A listing costs in proportion to the whole cache, asking in proportion to the paths asked
+    /// about: with a known cache size, list only for at least this share of it (1/16). A service
+    /// publishing batches of 256 into a cache of 100,000 asks; a backfill of the store lists.
+    static let listingShare = 16
 
     /// - Parameters:
     ///   - physicalPath: where a store path's files are on this machine (see `StoreDatabase`).
@@ -57,8 +65,10 @@ public final class Publisher: Sendable {
     /// The paths of `paths` whose narinfo the cache already has.
     public func cachedPaths(_ paths: [StorePath]) async throws -> Set<StorePath> {
         let destination = destination
-        if paths.count >= options.listingThreshold,
+        let cacheSize = knownCacheSize.withLock { $0 } ?? 0
+        if paths.count >= options.listingThreshold, paths.count * Self.listingShare >= cacheSize,
            let listed = try await executor.run({ try destination.listKeys(suffix: ".narinfo") }) {
+            knownCacheSize.withLock { $0 = listed.count }
             return Set(paths.filter { listed.contains("\($0.hashPart).narinfo") })
         }
         return try await withThrowingTaskGroup(of: StorePath?.self) { group in
@@ -134,6 +144,7 @@ public final class Publisher: Sendable {
         }
         summary.failures.sort { $0.path < $1.path }
         summary.duration = clock.now - start
+        knownCacheSize.withLock { [published = summary.published.count] in $0 = $0.map { $0 + published } }
         return summary
     }
 

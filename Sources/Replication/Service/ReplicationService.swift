@@ -222,16 +222,16 @@ public final class ReplicationService: Sendable {
     private func publish(_ entries: [QueueEntry]) async throws {
         let destination = destination, layout = layout
         let roots = entries.map(\.path)
-        let (closure, gone) = try await database.read { try $0.validClosure(of: roots) }
+        let (closure, gone, alreadyPublished) = try await unpublishedClosure(of: roots)
         for path in gone {
             logger.info("dropped from the queue: no longer in the store", metadata: ["path": "\(layout.storeDirectory.fullPath(of: path))"])
         }
-        let ordered = dependencyOrder(closure)
-        let alreadyPublished = try await manifest.run { manifest in
-            for path in gone { try manifest.drop(path, for: destination, reason: "no longer in the store") }
-            return try manifest.publishedSet(of: ordered.map(\.path), for: destination)
+        if !gone.isEmpty {
+            try await manifest.run { manifest in
+                for path in gone { try manifest.drop(path, for: destination, reason: "no longer in the store") }
+            }
         }
-        let todo = ordered.filter { !alreadyPublished.contains($0.path) }
+        let todo = dependencyOrder(closure)
         let summary: PublishSummary
         do {
             summary = try await publisher.publish(todo, progress: options.progress)
@@ -245,6 +245,43 @@ public final class ReplicationService: Sendable {
             return
         }
         try await record(summary, queued: Set(roots), alreadyPublished: alreadyPublished)
+    }
+
+    /// The part of the closure of `roots` that is not published yet, the roots that are no longer
+    /// valid, and those of the roots and their references found published on the way.
+    ///
+    /// The walk stops at paths the manifest records as published (their closures are, as a
+    /// narinfo is written only after its references'), so a batch costs in proportion to what it
+    /// publishes, not to the whole store below it: with 100,000 paths published, a batch of 256
+    /// new ones reads a few hundred rows, not tens of thousands. One database read and one
+    /// manifest read per level of references.
+    private func unpublishedClosure(of roots: [StorePath]) async throws
+        -> (closure: [StorePath: ValidPathInfo], gone: [StorePath], alreadyPublished: Set<StorePath>) {
+        let destination = destination
+        var closure: [StorePath: ValidPathInfo] = [:], alreadyPublished: Set<StorePath> = []
+        var gone: [StorePath] = []
+        var level = roots, isRootLevel = true
+        while !level.isEmpty {
+            let candidates = level
+            let published = try await manifest.run { try $0.publishedSet(of: candidates, for: destination) }
+            alreadyPublished.formUnion(published)
+            let wanted = candidates.filter { !published.contains($0) }
+            let infos = try await database.read { database in try wanted.map { try database.pathInfo($0) } }
+            var next: Set<StorePath> = []
+            for (path, info) in zip(wanted, infos) {
+                // A root gone is dropped from the queue; a reference gone was collected with its
+                // referrer, whose upload finds it gone too.
+                guard let info else {
+                    if isRootLevel { gone.append(path) }
+                    continue
+                }
+                closure[path] = info
+                next.formUnion(info.references)
+            }
+            level = next.filter { closure[$0] == nil && !alreadyPublished.contains($0) }.sorted()
+            isRootLevel = false
+        }
+        return (closure, gone, alreadyPublished)
     }
 
     private func record(_ summary: PublishSummary, queued: Set<StorePath>, alreadyPublished: Set<StorePath>) async throws {

@@ -108,6 +108,53 @@ import TestSupport
         let second = try await publisher.publish(paths)
         #expect(second.alreadyCached == 3 && second.published.count == 3)
     }
+
+    @Test func aFewPathsAgainstALargeCacheAreAskedForNotListed() async throws {
+        let directory = try TemporaryDirectory()
+        let counting = ListingCounter(try FileDestination(directory: directory.path))
+        for index in 0..<200 {
+            try counting.put(key: "\(String(repeating: "0", count: 29))\(index + 100).narinfo", contents: [1], contentType: "text/x-nix-narinfo")
+        }
+        let paths = try orderedClosure().map(\.path)
+        let (executor, options) = (BlockingExecutor(threadCount: 2, name: "test"), PublishOptions(signingKeys: [key], listingThreshold: 2))
+        defer { executor.shutdown() }
+        let publisher = Publisher(destination: counting, storeDirectory: layout.storeDirectory, physicalPath: layout.physicalPath(of:),
+                                  options: options, executor: executor, logger: Logger(label: "test"))
+        // The cache's size is unknown: the first large enough question lists it (200 narinfos).
+        #expect(try await publisher.cachedPaths(paths).isEmpty)
+        #expect(counting.listings == 1)
+        // A closure of a few paths is less than 1/16 of 200: asking costs less than listing again.
+        try #require(paths.count * Publisher.listingShare < 200)
+        #expect(try await publisher.cachedPaths(paths).isEmpty)
+        #expect(counting.listings == 1)
+        // As many paths as a sixteenth of the cache: listed again.
+        let many = Array(repeating: paths, count: 200 / (Publisher.listingShare * paths.count) + 1).flatMap { $0 }
+        #expect(try await publisher.cachedPaths(many).isEmpty)
+        #expect(counting.listings == 2)
+    }
+}
+
+/// A real destination that counts how often it is listed.
+final class ListingCounter: BinaryCacheDestination {
+    private let inner: any BinaryCacheDestination
+    private let count = Locked(0)
+
+    init(_ inner: any BinaryCacheDestination) { self.inner = inner }
+
+    var listings: Int { count.withLock { $0 } }
+    var description: String { inner.description }
+
+    func exists(key: String) throws -> Bool { try inner.exists(key: key) }
+    func read(key: String) throws -> [UInt8]? { try inner.read(key: key) }
+    func put(key: String, contents: [UInt8], contentType: String) throws { try inner.put(key: key, contents: contents, contentType: contentType) }
+    func beginUpload(key: String, contentType: String, journal: (any UploadJournal)?) throws -> any ObjectUpload {
+        try inner.beginUpload(key: key, contentType: contentType, journal: journal)
+    }
+
+    func listKeys(suffix: String) throws -> Set<String>? {
+        count.withLock { $0 += 1 }
+        return try inner.listKeys(suffix: suffix)
+    }
 }
 
 /// A real destination that records the order in which objects became visible.
