@@ -37,6 +37,11 @@ public struct NarUploader: Sendable {
 
     static let multithreadedCompressionThreshold: UInt64 = 4 << 20
 
+    /// NAR bytes per zstd frame: independent frames of 16 MiB, as Nix 2.35 writes, which a
+    /// client can decompress in parallel. Boundaries at fixed offsets keep the output the same
+    /// from one run to the next (a resumed upload relies on it).
+    static let frameSize = 16 << 20
+
     /// The cache key of a path's compressed NAR.
     ///
     /// Named after the NAR hash, which the database gives before any byte is read, so the key is
@@ -63,7 +68,7 @@ public struct NarUploader: Sendable {
         let nar = CountingHasher(), compressed = CountingHasher()
         let workers = usesWorkers(info) ? workerBudget.take() : 0
         defer { if workers > 0 { workerBudget.giveBack(workers) } }
-        let compressor = try ZstdCompressor(level: compressionLevel, workers: workers, size: info.narSize)
+        let compressor = try ZstdCompressor(level: compressionLevel, workers: workers, size: info.narSize, frameSize: Self.frameSize)
         let send: (UnsafeRawBufferPointer) throws -> Void = { bytes in
             compressed.update(bytes)
             do {

@@ -8,7 +8,8 @@ public struct PublishOptions: Sendable {
     /// zstd level, 1 to 19; 3 is Nix's default.
     public var compressionLevel: Int32
     /// libzstd worker threads shared by the uploads compressing at once (default: one per
-    /// core, up to 4; each large NAR gets at least one); 0 compresses on the uploading thread.
+    /// core, each about 5 MiB while busy; each large NAR gets at least one); 0 compresses on the
+    /// uploading thread.
     public var compressionWorkers: Int32
     /// Upload even paths whose narinfo is already in the cache.
     public var repair: Bool
@@ -26,7 +27,7 @@ public struct PublishOptions: Sendable {
         self.signingKeys = signingKeys
         self.jobs = max(1, jobs)
         self.compressionLevel = compressionLevel
-        self.compressionWorkers = compressionWorkers ?? Int32(min(4, System.coreCount))
+        self.compressionWorkers = compressionWorkers ?? Int32(System.coreCount)
         self.repair = repair
         self.cacheInfo = cacheInfo
         self.listingThreshold = listingThreshold

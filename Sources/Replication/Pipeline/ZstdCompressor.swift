@@ -7,10 +7,20 @@ import CZstd
 /// zstd's output is deterministic for the same level and the same choice of zero or non-zero
 /// workers, whatever their number, so a resumed upload can recompress and skip stored parts.
 /// Memory is bounded by libzstd's job buffers (a few window sizes per worker), not the input.
+///
+/// With a `frameSize`, the output is a series of independent frames of that much input each
+/// (the last one shorter), as Nix 2.35 writes them, so that a client can decompress them in
+/// parallel. Frame boundaries depend only on the offset in the input, so the output stays
+/// deterministic, and any zstd decoder reads the frames one after the other as one stream.
 public final class ZstdCompressor {
     private let context: OpaquePointer
     private var output: [UInt8]
     private static let jobSize: Int32 = 1 << 20
+    private let frameSize: UInt64?
+    /// Input bytes the current frame still takes before the next one starts.
+    private var frameRemaining: UInt64 = 0
+    /// Input bytes still expected when the size is known; frames pledge their share of them.
+    private var remainingSize: UInt64?
 
     /// - Parameters:
     ///   - level: 1 (fast) to 19 (small); Nix's default for zstd is 3.
@@ -18,10 +28,13 @@ public final class ZstdCompressor {
     ///   - size: the input's size if known. libzstd then sizes its window and tables to the
     ///     input (a 16 KiB NAR needs kilobytes, not the 2 MiB window and the 768 KiB of tables
     ///     it clears for an input of unknown size), and refuses input of any other size.
-    public init(level: Int32 = 3, workers: Int32 = 0, size: UInt64? = nil) throws {
+    ///   - frameSize: input bytes per independent frame; nil writes one frame.
+    public init(level: Int32 = 3, workers: Int32 = 0, size: UInt64? = nil, frameSize: Int? = nil) throws {
         guard let context = ZSTD_createCCtx() else { throw ZstdError(operation: "create a compression context", code: 0) }
         self.context = context
         output = [UInt8](repeating: 0, count: ZSTD_CStreamOutSize())
+        self.frameSize = frameSize.map { UInt64(max(1, $0)) }
+        remainingSize = size
         try check(ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level), "set the compression level \(level)")
         if workers > 0 {
             try check(ZSTD_CCtx_setParameter(context, ZSTD_c_nbWorkers, workers), "start \(workers) zstd worker threads")
@@ -29,21 +42,51 @@ public final class ZstdCompressor {
             // buffers; 1 MiB jobs keep a 1 GiB NAR under 50 MiB of RSS at the same ratio and speed.
             try check(ZSTD_CCtx_setParameter(context, ZSTD_c_jobSize, Self.jobSize), "set the zstd job size")
         }
-        if let size { try check(ZSTD_CCtx_setPledgedSrcSize(context, size), "expect \(size) bytes") }
+        try startFrame()
+    }
+
+    /// Starts a frame: pledges its size if the input's is known. After a frame's end, libzstd
+    /// keeps every parameter but the pledge.
+    private func startFrame() throws {
+        frameRemaining = frameSize ?? .max
+        guard let remainingSize else { return }
+        let pledge = min(frameSize ?? .max, remainingSize)
+        try check(ZSTD_CCtx_setPledgedSrcSize(context, pledge), "expect \(pledge) bytes")
     }
 
     deinit { ZSTD_freeCCtx(context) }
 
     /// Compresses `input`, passing compressed bytes to `sink` as libzstd produces them.
     public func compress(_ input: UnsafeRawBufferPointer, into sink: (UnsafeRawBufferPointer) throws -> Void) throws {
-        var inBuffer = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
-        while inBuffer.pos < inBuffer.size {
-            try step(&inBuffer, ZSTD_e_continue, sink)
+        var offset = 0
+        while offset < input.count {
+            // A new frame starts with the first byte past the last one's share, never empty.
+            if frameRemaining == 0 {
+                // libzstd takes a pledge of 0 as "unknown": input past the size is refused here.
+                if remainingSize == 0 { throw ZstdError.wrongSize }
+                try endFrame(into: sink)
+                try startFrame()
+            }
+            let count = Int(min(UInt64(input.count - offset), frameRemaining))
+            var inBuffer = ZSTD_inBuffer(src: input.baseAddress! + offset, size: count, pos: 0)
+            while inBuffer.pos < inBuffer.size {
+                try step(&inBuffer, ZSTD_e_continue, sink)
+            }
+            offset += count
+            frameRemaining -= UInt64(count)
+            // More input than the size given goes on into the last frame, whose pledge refuses it.
+            remainingSize = remainingSize.map { $0 - min($0, UInt64(count)) }
         }
     }
 
-    /// Ends the frame: flushes everything buffered to `sink`.
+    /// Ends the output: flushes everything buffered to `sink`.
     public func finish(into sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try endFrame(into: sink)
+        // The last frame may have had all it pledged while frames after it were still due.
+        if let remainingSize, remainingSize > 0 { throw ZstdError.wrongSize }
+    }
+
+    private func endFrame(into sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         var inBuffer = ZSTD_inBuffer(src: nil, size: 0, pos: 0)
         while try step(&inBuffer, ZSTD_e_end, sink) != 0 {}
     }
@@ -69,6 +112,9 @@ public final class ZstdCompressor {
 public struct ZstdError: Error, CustomStringConvertible {
     public var operation: String
     public var code: Int
+
+    /// Not the size given to `ZstdCompressor.init`, as libzstd says it.
+    static let wrongSize = ZstdError(operation: "compress", code: -Int(ZSTD_error_srcSize_wrong.rawValue))
 
     /// The input was not of the size given to `ZstdCompressor.init`.
     public var isWrongSize: Bool { code != 0 && ZSTD_getErrorCode(code) == ZSTD_error_srcSize_wrong }

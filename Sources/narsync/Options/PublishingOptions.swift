@@ -23,7 +23,7 @@ struct PublishingOptions: ParsableArguments {
     var compressionLevel: Int32 = 3
 
     @Option(name: .customLong("zstd-threads"), help: ArgumentHelp(
-        "libzstd worker threads, shared by the NARs compressing at once (each NAR of 4 MiB or more gets at least one); 0 compresses on the uploading thread. Default: one per core, up to 4."))
+        "libzstd worker threads, shared by the NARs compressing at once (each NAR of 4 MiB or more gets at least one); 0 compresses on the uploading thread. Default: one per core."))
     var zstdThreads: Int32?
 
     @Option(help: "Priority written to a new cache's nix-cache-info; lower is preferred (cache.nixos.org has 40).")
