@@ -105,7 +105,7 @@ struct BackfillCommand: AsyncParsableCommand {
     private static func plan(layout: StoreLayout, all: Bool, paths: [String]) throws -> [ValidPathInfo] {
         let database = try StoreDatabase(layout: layout)
         if all {
-            return dependencyOrder(Dictionary(uniqueKeysWithValues: try database.allPaths().map { ($0.path, $0) }))
+            return dependencyOrder(try database.allPaths())
         }
         let roots = try paths.map { try layout.storeDirectory.parsePath($0) }
         return dependencyOrder(try database.closure(of: roots))

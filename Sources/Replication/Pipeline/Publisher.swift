@@ -93,8 +93,9 @@ public final class Publisher: Sendable {
         let clock = ContinuousClock(), start = clock.now
         var summary = PublishSummary()
         let cached = options.repair ? [] : try await cachedPaths(paths.map(\.path))
-        let todo = paths.filter { !cached.contains($0.path) }
-        summary.alreadyCachedPaths = paths.map(\.path).filter(cached.contains)
+        // Shared, not copied, when the cache has none of them (a first backfill of 100,000 paths).
+        let todo = cached.isEmpty ? paths : paths.filter { !cached.contains($0.path) }
+        summary.alreadyCachedPaths = cached.isEmpty ? [] : paths.map(\.path).filter(cached.contains)
         progress?.batchStarted(paths: todo.count, narBytes: todo.reduce(0) { $0 + $1.narSize }, alreadyCached: summary.alreadyCached)
         if !todo.isEmpty { try await ensureCacheInfo() }
 
