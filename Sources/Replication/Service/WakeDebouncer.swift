@@ -32,12 +32,16 @@ public struct WatchTiming: Sendable, Equatable {
     public var maximumDelay: Duration
     /// A wake comes at least this often even without events.
     public var recheckInterval: Duration
+    /// The first event after a quiet spell wakes this much later: SQLite writes a commit's pages
+    /// one write at a time, and the query should come after the last of them, not between.
+    public var commitSettle: Duration
 
     public init(debounceWindow: Duration = .milliseconds(100), maximumDelay: Duration = .seconds(1),
-                recheckInterval: Duration = .seconds(30)) {
+                recheckInterval: Duration = .seconds(30), commitSettle: Duration = .milliseconds(2)) {
         self.debounceWindow = debounceWindow
         self.maximumDelay = maximumDelay
         self.recheckInterval = recheckInterval
+        self.commitSettle = commitSettle
     }
 }
 
@@ -49,7 +53,8 @@ public struct WakeDebouncer: Sendable {
 
     public let timing: WatchTiming
     private var pending: WakeReason?
-    /// Whether the pending wake is due at once: its first event came after a quiet spell.
+    /// Whether the pending wake is due at once (after `commitSettle`): its first event came
+    /// after a quiet spell.
     private var pendingIsImmediate = false
     private var firstEvent: Instant?
     private var lastEvent: Instant?
@@ -76,7 +81,7 @@ public struct WakeDebouncer: Sendable {
     /// The time at which `wake(at:)` will next return a reason.
     public var deadline: Instant {
         guard let firstEvent, let lastEvent else { return nextRecheck }
-        if pendingIsImmediate { return firstEvent }
+        if pendingIsImmediate { return firstEvent + timing.commitSettle }
         return min(lastEvent + timing.debounceWindow, firstEvent + timing.maximumDelay)
     }
 

@@ -3,7 +3,7 @@ import Testing
 
 @Suite struct WakeDebouncerTests {
     let start = ContinuousClock.now
-    let timing = WatchTiming(debounceWindow: .milliseconds(100), maximumDelay: .seconds(1), recheckInterval: .seconds(30))
+    let timing = WatchTiming(debounceWindow: .milliseconds(100), maximumDelay: .seconds(1), recheckInterval: .seconds(30), commitSettle: .zero)
 
     func at(_ milliseconds: Int) -> ContinuousClock.Instant { start + .milliseconds(milliseconds) }
 
@@ -25,6 +25,19 @@ import Testing
         // Long after that wake and its event, the next event wakes at once too.
         debouncer.record(.changed, at: at(500))
         #expect(debouncer.wake(at: at(500)) == .changed)
+    }
+
+    @Test func theRestOfACommitWithinTheSettleJoinsItsWake() {
+        var settling = timing
+        settling.commitSettle = .milliseconds(2)
+        var debouncer = WakeDebouncer(timing: settling, now: start)
+        debouncer.record(.changed, at: at(10))
+        #expect(debouncer.deadline == at(12))
+        debouncer.record(.changed, at: at(11))
+        #expect(debouncer.wake(at: at(11)) == nil)
+        #expect(debouncer.wake(at: at(12)) == .changed)
+        // Nothing left over for a second wake.
+        #expect(debouncer.deadline == at(12 + 30_000))
     }
 
     @Test func eventsReadWithTheFirstMergeIntoItsWake() {
