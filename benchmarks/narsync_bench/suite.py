@@ -29,17 +29,17 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .measure import Background, BenchmarkError, MIB, REPOSITORY, STARTED, launcher, log, median, output_of, percentile, remove_tree, tail, timed, wait_for
-from .peers import Nix
-from .workloads import FULL, QUICK, Sizes, WORKLOADS, add_valid_rows, build_large, build_small, build_system, real_binaries, warm_page_cache
+from .peers import PEERS, Nix, Peer, trixie_overhead
+from .workloads import Workload, build_few, build_scale, build_upstream, FULL, QUICK, Sizes, WORKLOADS, add_valid_rows, build_large, build_small, build_system, real_binaries, warm_page_cache
 from .destinations import DistantS3Destinations, FileDestinations, Moto, S3Destinations
 from .report import markdown, targets
 
 
-PARTS = WORKLOADS + ["latency", "hook", "memory", "ceiling"]
+PARTS = WORKLOADS + ["scale", "upstream", "latency", "hook", "memory", "ceiling"]
 
 
 def tool_summary(runs, workload):
@@ -50,17 +50,28 @@ def tool_summary(runs, workload):
             "peak_rss_mib_max": max(run["peak_rss_kib"] for run in runs) / 1024}
 
 
+def peers_for(context, destinations):
+    """The peers that publish to these destinations: Nix 2.8 only to file:// (its runs to buckets
+    take minutes and say nothing about today's Nix)."""
+    return [peer for peer in context.peers if peer.modern or destinations.short == "file"]
+
+
 def compare(context, workload, destinations):
-    """Rounds of peer and narsync into fresh destinations, alternating which goes first."""
+    """Rounds of each peer and narsync into fresh destinations; the tool that goes first rotates
+    from round to round. Ratios are per round: a peer's wall time over narsync's."""
+    peers = peers_for(context, destinations)
+    tools = [peer.key for peer in peers] + ["narsync"]
     rounds = []
     for number in range(1, context.arguments.rounds + 1):
-        order = ["peer", "narsync"] if number % 2 else ["narsync", "peer"]
+        shift = (number - 1) % len(tools)
+        order = tools[shift:] + tools[:shift]
         results = {}
         for tool in order:
             tag = f"{workload.name}-{destinations.short}-{tool}-r{number}"
             peer_url, narsync_url = destinations.urls(tag)
-            if tool == "peer":
-                argv = ["nix", "copy", "--store", str(workload.store), "--to", peer_url, *workload.roots]
+            peer = next((p for p in peers if p.key == tool), None)
+            if peer:
+                argv = peer.copy(context.work, workload.store, peer_url, workload.roots)
             else:
                 argv = [context.narsync, "backfill", "--store-root", str(workload.store), "--to", narsync_url,
                         "--key-file", str(context.nix.key), *context.arguments.narsync_arg, *workload.roots]
@@ -69,21 +80,31 @@ def compare(context, workload, destinations):
             if published != len(workload.closure):
                 raise BenchmarkError(f"{tool} ({tag}) exited 0 but the destination has {published} narinfos for a "
                                      f"closure of {len(workload.closure)} paths; its output: {run.log}")
-            results[tool] = {"wall_seconds": run.wall_seconds, "cpu_seconds": run.cpu_seconds,
+            # The modern peer's namespaces and pivot_root are not Nix's work.
+            wall = run.wall_seconds - (context.trixie_overhead if peer and peer.runs_in_trixie else 0)
+            results[tool] = {"wall_seconds": wall, "cpu_seconds": run.cpu_seconds,
                              "peak_rss_kib": run.peak_rss_kib, "first": tool == order[0]}
-            log(f"{workload.name} -> {destinations.label} round {number}: {tool} {run.wall_seconds:.2f} s, "
-                f"{workload.nar_bytes / run.wall_seconds / 1e6:.1f} MB/s, peak RSS {run.peak_rss_kib / 1024:.1f} MiB")
+            log(f"{workload.name} -> {destinations.label} round {number}: {tool} {wall:.2f} s, "
+                f"{workload.nar_bytes / wall / 1e6:.1f} MB/s, peak RSS {run.peak_rss_kib / 1024:.1f} MiB")
         destinations.end_round()
-        results["ratio"] = results["peer"]["wall_seconds"] / results["narsync"]["wall_seconds"]
+        for peer in peers:
+            results[f"ratio_{peer.key}"] = results[peer.key]["wall_seconds"] / results["narsync"]["wall_seconds"]
         rounds.append(results)
     destinations.finish()
-    ratios = [r["ratio"] for r in rounds]
-    return {"workload": workload.name, "destination": destinations.label, "description": workload.description,
-            "peer_command": destinations.peer_note, "closure_paths": len(workload.closure), "nar_bytes": workload.nar_bytes,
-            "rounds": rounds,
-            "peer": tool_summary([r["peer"] for r in rounds], workload),
-            "narsync": tool_summary([r["narsync"] for r in rounds], workload),
-            "ratio_median": median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios)}
+    comparison = {"workload": workload.name, "destination": destinations.label, "description": workload.description,
+                  "closure_paths": len(workload.closure), "nar_bytes": workload.nar_bytes, "rounds": rounds,
+                  "narsync": tool_summary([r["narsync"] for r in rounds], workload), "peers": []}
+    for peer in peers:
+        ratios = [r[f"ratio_{peer.key}"] for r in rounds]
+        comparison["peers"].append({
+            "key": peer.key, "label": peer.label, "modern": peer.modern, "version": context.peer_versions[peer.key],
+            "command": destinations.peer_note + peer.url_options, "summary": tool_summary([r[peer.key] for r in rounds], workload),
+            "ratios": ratios, "ratio_median": median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios)})
+    # The headline: against the modern peer when it ran.
+    headline = next((p for p in comparison["peers"] if p["modern"]), comparison["peers"][0])
+    comparison.update(peer=headline["summary"], peer_label=headline["label"], ratio_median=headline["ratio_median"],
+                      ratio_min=headline["ratio_min"], ratio_max=headline["ratio_max"])
+    return comparison
 
 
 def profile(context, workload, destinations, comparison):
@@ -201,6 +222,164 @@ def watch_latency(context, extra_rows):
             "from_start_median_ms": median(from_start), "nix_store_add_median_ms": median(add_times),
             "watch_peak_rss_mib": rss / 1024, "idle_seconds": context.sizes.idle_seconds, "idle_cpu_ms": idle_cpu_ms,
             "latencies_ms": latencies}
+
+
+def narinfo_count(directory: Path) -> int:
+    try:
+        return sum(1 for entry in os.scandir(directory) if entry.name.endswith(".narinfo"))
+    except FileNotFoundError:
+        return 0
+
+
+def rate_by_quarter(samples: list[tuple[float, int]], total: int) -> tuple[float, float]:
+    """Paths per second over the first and over the last quarter of the paths."""
+    def time_at(fraction):
+        return next((t for t, count in samples if count >= fraction * total), samples[-1][0])
+    first, three_quarters, end = time_at(0.25), time_at(0.75), time_at(1.0)
+    return 0.25 * total / max(first, 1e-3), 0.25 * total / max(end - three_quarters, 1e-3)
+
+
+def watch_backfill(context, workload: Workload, tag: str) -> dict:
+    """`narsync watch --initial-backfill` from a fresh state to the last narinfo: time, peak RSS
+    and the rate over the first and the last quarter of the paths (flat if nothing grows)."""
+    cache, total = context.work / f"{tag}-watch", len(workload.closure)
+    watch = Background([context.narsync, "watch", "--initial-backfill", "--store-root", workload.store,
+                        "--state-dir", context.work / f"{tag}-state", "--hook-socket", "none", "--to", f"file://{cache}",
+                        "--key-file", context.nix.key, *context.arguments.narsync_arg], context.nix.env,
+                       context.work / f"{tag}-watch.log")
+    started, samples = time.monotonic(), [(0.0, 0)]
+    try:
+        while samples[-1][1] < total:
+            if not watch.running():
+                raise BenchmarkError(f"narsync watch exited with {watch.run.status}:\n{tail(watch.log)}")
+            if time.monotonic() - started > 1200:
+                raise BenchmarkError(f"narsync watch published {samples[-1][1]} of {total} paths in 20 minutes")
+            # Counting 100,000 directory entries takes tens of milliseconds: sample less often then.
+            time.sleep(0.02 if total <= 20_000 else 0.25)
+            samples.append((time.monotonic() - started, narinfo_count(cache)))
+    finally:
+        run = watch.stop()
+    wall = samples[-1][0]
+    first, last = rate_by_quarter(samples, total)
+    remove_tree(cache)
+    return {"wall_seconds": wall, "paths_per_second": total / wall, "peak_rss_mib": run.peak_rss_kib / 1024,
+            "first_quarter_paths_per_second": first, "last_quarter_paths_per_second": last}
+
+
+def on_terminal(context, workload: Workload, tag: str) -> dict:
+    """`narsync backfill --all` in a tmux window, a real terminal where the progress bar draws."""
+    cache, done = context.work / f"{tag}-terminal", context.work / f"{tag}-terminal.time"
+    command = (f"/usr/bin/time -f '%e %M' -o {done}.tmp {context.narsync} backfill --all --store-root {workload.store} "
+               f"--to file://{cache} --key-file {context.nix.key} {' '.join(context.arguments.narsync_arg)}; mv {done}.tmp {done}")
+    session = f"narsync-bench-{os.getpid()}"
+    output_of(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "40", command], env=context.nix.env)
+    try:
+        wait_for(done.exists, "narsync backfill in tmux", timeout=1200, interval=0.2)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], stderr=subprocess.DEVNULL)
+    wall, rss_kib = done.read_text().split()[-2:]
+    if narinfo_count(cache) != len(workload.closure):
+        raise BenchmarkError(f"narsync backfill in tmux published {narinfo_count(cache)} of {len(workload.closure)} paths")
+    remove_tree(cache)
+    return {"wall_seconds": float(wall), "peak_rss_mib": int(rss_kib) / 1024}
+
+
+def scale(context) -> list[dict]:
+    """Whole stores of small paths at each of sizes.scale_counts: `backfill --all` and `watch
+    --initial-backfill` (time, peak RSS, whether the rate holds), the modern peer's `nix copy
+    --all`, and at the largest, the progress bar on a terminal against output to a file."""
+    rows = []
+    modern = next((peer for peer in context.peers if peer.modern), None)
+    for count in context.sizes.scale_counts:
+        log(f"scale: a store of {count:,} small paths")
+        workload = build_scale(context.nix, context.work, count)
+        total, tag = len(workload.closure), f"scale-{count}"
+        row = {"paths": total, "nar_bytes": workload.nar_bytes}
+        cache = context.work / f"{tag}-backfill"
+        run = timed([context.narsync, "backfill", "--all", "--store-root", workload.store, "--to", f"file://{cache}",
+                     "--key-file", context.nix.key, *context.arguments.narsync_arg], context.nix.env,
+                    context.work / f"{tag}-backfill.log").check(f"narsync backfill --all ({tag})")
+        if narinfo_count(cache) != total:
+            raise BenchmarkError(f"narsync backfill --all published {narinfo_count(cache)} of {total} paths")
+        remove_tree(cache)
+        row["backfill"] = {"wall_seconds": run.wall_seconds, "paths_per_second": total / run.wall_seconds,
+                           "peak_rss_mib": run.peak_rss_kib / 1024, "cpu_seconds": run.cpu_seconds}
+        row["watch"] = watch_backfill(context, workload, tag)
+        if count == max(context.sizes.scale_counts):
+            row["terminal"] = on_terminal(context, workload, tag)
+        if modern:
+            cache = context.work / f"{tag}-peer"
+            run = timed(modern.copy(context.work, workload.store, f"file://{cache}?compression=zstd&secret-key={context.nix.key}",
+                                    ["--all"]), context.nix.env, context.work / f"{tag}-peer.log").check(f"{modern.label} ({tag})")
+            if narinfo_count(cache) != total:
+                raise BenchmarkError(f"{modern.label} published {narinfo_count(cache)} of {total} paths")
+            remove_tree(cache)
+            wall = run.wall_seconds - context.trixie_overhead
+            row["peer"] = {"label": modern.label, "wall_seconds": wall, "paths_per_second": total / wall,
+                           "peak_rss_mib": run.peak_rss_kib / 1024}
+        remove_tree(workload.store)
+        log(f"scale {total:,}: backfill {row['backfill']['wall_seconds']:.1f} s ({row['backfill']['peak_rss_mib']:.0f} MiB), "
+            f"watch {row['watch']['wall_seconds']:.1f} s ({row['watch']['peak_rss_mib']:.0f} MiB, "
+            f"{row['watch']['first_quarter_paths_per_second']:.0f} -> {row['watch']['last_quarter_paths_per_second']:.0f} paths/s)")
+        rows.append(row)
+    return rows
+
+
+def upstream(context) -> dict:
+    """Target 7: a closure 90% of which carries cache.nixos.org-1's signature and is in an
+    upstream cache. Time until a consumer of both caches can substitute everything: the modern
+    peer's `nix copy` of the whole closure against `narsync watch --initial-backfill
+    --skip-signed-by cache.nixos.org-1` publishing the rest (from its start to the last narinfo)."""
+    built = build_upstream(context.nix, context.work, context.sizes)
+    workload, total = built.workload, len(built.workload.closure)
+    modern = next(peer for peer in context.peers if peer.modern)
+    rounds, last_cache = [], None
+    for number in range(1, context.arguments.rounds + 1):
+        order = ["peer", "narsync"] if number % 2 else ["narsync", "peer"]
+        result = {}
+        for tool in order:
+            cache = context.work / f"upstream-{tool}-r{number}"
+            if tool == "peer":
+                run = timed(modern.copy(context.work, workload.store, f"file://{cache}?compression=zstd&secret-key={context.nix.key}",
+                                        workload.roots), context.nix.env, context.work / f"upstream-peer-r{number}.log").check(modern.label)
+                if narinfo_count(cache) != total:
+                    raise BenchmarkError(f"{modern.label} published {narinfo_count(cache)} of {total} paths")
+                result["peer"] = run.wall_seconds - context.trixie_overhead
+                remove_tree(cache)
+                continue
+            watch = Background([context.narsync, "watch", "--initial-backfill", "--skip-signed-by", "cache.nixos.org-1",
+                                "--store-root", workload.store, "--state-dir", context.work / f"upstream-state-r{number}",
+                                "--hook-socket", "none", "--to", f"file://{cache}", "--key-file", context.nix.key,
+                                *context.arguments.narsync_arg], context.nix.env, context.work / f"upstream-narsync-r{number}.log")
+            started = time.monotonic()
+            try:
+                wait_for(lambda: narinfo_count(cache) >= len(built.local) or not watch.running(),
+                         "narsync to publish the paths built here", timeout=300, interval=0.01)
+                result["narsync"] = time.monotonic() - started
+            finally:
+                watch.stop()
+            names = {entry.name for directory in (cache, built.upstream_cache) for entry in os.scandir(directory)}
+            missing = [path for path in workload.closure if Path(path).name[:32] + ".narinfo" not in names]
+            if missing:
+                raise BenchmarkError(f"neither cache has {len(missing)} paths of the closure, e.g. {missing[0]}")
+            if last_cache:
+                remove_tree(last_cache)
+            last_cache = cache
+        result["ratio"] = result["peer"] / result["narsync"]
+        log(f"upstream round {number}: {modern.label} {result['peer']:.2f} s, narsync {result['narsync']:.2f} s")
+        rounds.append(result)
+    # A real consumer of both caches substitutes the whole closure into an empty store.
+    consumer = context.work / "upstream-consumer"
+    trusted = f"{(context.nix.key.parent / 'signing-key.pub').read_text().strip()} {built.upstream_public_key}"
+    context.nix.run("nix-store", "--store", str(consumer), "--realise", *workload.roots, "--option", "substituters",
+                    f"file://{last_cache} file://{built.upstream_cache}", "--option", "trusted-public-keys", trusted)
+    remove_tree(last_cache)
+    remove_tree(workload.store)
+    ratios = [r["ratio"] for r in rounds]
+    return {"paths": total, "upstream_paths": len(built.upstream), "local_paths": len(built.local),
+            "peer_label": modern.label, "rounds": rounds, "peer_seconds_median": median([r["peer"] for r in rounds]),
+            "narsync_seconds_median": median([r["narsync"] for r in rounds]), "ratio_median": median(ratios),
+            "ratio_min": min(ratios), "ratio_max": max(ratios), "substituted": True}
 
 
 SEED_HOOK = """#!/bin/sh
@@ -352,7 +531,8 @@ def machine(context):
                             text=True).stdout.strip() or "unknown"
     return {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "cores": os.cpu_count(), "cpu": cpu,
             "memory_gib": round(memory_kib / 1024 / 1024, 1), "kernel": platform.release(),
-            "nix": context.nix.version(), "narsync_commit": commit, "narsync": context.narsync,
+            "nix": context.nix.version(), "peers": context.peer_versions, "trixie_overhead_seconds": context.trixie_overhead,
+            "load_average": os.getloadavg(), "narsync_commit": commit, "narsync": context.narsync,
             "narsync_arguments": context.arguments.narsync_arg,
             "mode": "quick" if context.arguments.quick else "full", "rounds": context.arguments.rounds,
             "peak_rss_floor_mib": timed(["true"], None, context.work / "true.log").peak_rss_kib / 1024}
@@ -366,6 +546,9 @@ class Context:
     work: Path
     out: Path
     nix: Nix = None
+    peers: list[Peer] = field(default_factory=list)
+    peer_versions: dict[str, str] = field(default_factory=dict)
+    trixie_overhead: float = 0.0
 
 
 def build_narsync():
@@ -392,9 +575,14 @@ def parse_arguments():
                         help="also run narsync under perf record for the large and small workloads to file://")
     parser.add_argument("--narsync-arg", action="append", default=[], metavar="ARG",
                         help="extra argument for narsync backfill/watch, e.g. --narsync-arg=--jobs=16 (repeatable)")
+    parser.add_argument("--peers", default=",".join(peer.key for peer in PEERS),
+                        help="comma-separated peers: nix226 (Debian 13's Nix, through scripts/in-trixie), nix28 (the host's)")
     parser.add_argument("--work-dir", default="/var/tmp", help="where the throwaway stores go (default /var/tmp)")
     arguments = parser.parse_args()
     arguments.only = [part.strip() for part in arguments.only.split(",") if part.strip()]
+    arguments.peers = [peer.strip() for peer in arguments.peers.split(",") if peer.strip()]
+    if not arguments.peers or set(arguments.peers) - {peer.key for peer in PEERS}:
+        parser.error(f"--peers: choose from {', '.join(peer.key for peer in PEERS)}")
     unknown = set(arguments.only) - set(PARTS)
     if unknown:
         parser.error(f"unknown part(s) {', '.join(sorted(unknown))}; choose from {', '.join(PARTS)}")
@@ -421,10 +609,15 @@ def main():
     results = {}
     try:
         context.nix = Nix(work)
+        context.peers = [peer for peer in PEERS if peer.key in arguments.peers]
+        for peer in context.peers:
+            context.peer_versions[peer.key] = peer.version(work, context.nix.env)
+        if any(peer.runs_in_trixie for peer in context.peers):
+            context.trixie_overhead = trixie_overhead(work, context.nix.env)
         results["machine"] = machine(context)
         results["sizes"] = context.sizes.__dict__
         comparisons = results["comparisons"] = []
-        builders = {"large": build_large, "small": build_small, "system": build_system}
+        builders = {"large": build_large, "small": build_small, "system": build_system, "few": build_few}
         selected = [name for name in WORKLOADS if name in arguments.only]
         if selected:
             moto = Moto(work)
@@ -440,6 +633,10 @@ def main():
                 if arguments.profile and destination.label == "file://" and name in ("large", "small"):
                     profile(context, workload, destination, comparison)
             remove_tree(workload.store)
+        if "upstream" in arguments.only:
+            results["upstream"] = upstream(context)
+        if "scale" in arguments.only:
+            results["scale"] = scale(context)
         if "latency" in arguments.only:
             results["latency"] = [watch_latency(context, 0), watch_latency(context, context.sizes.extra_valid_paths)]
         if "hook" in arguments.only:

@@ -17,7 +17,7 @@ from pathlib import Path
 from .measure import MIB, log, output_of, remove_tree
 
 
-WORKLOADS = ["large", "small", "system"]
+WORKLOADS = ["large", "small", "system", "few"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,9 @@ class Sizes:
     memory_bytes: int         # the one path narsync publishes for the memory test
     ceiling_sample_bytes: int
     ceiling_repeats: int      # seconds of openssl speed, and zstd runs (the best counts)
+    scale_counts: tuple[int, ...] = (1000, 10_000, 100_000)  # whole stores of small paths
+    distant_small_count: int = 500  # small paths to the bucket a round trip away
+    upstream_count: int = 300       # the upstream-heavy closure, 90% signed by cache.nixos.org-1
 
 
 FULL = Sizes(large_bytes=1000 * 1000 * 1000, small_count=2000, system_bytes=512 * MIB, system_max_paths=400,
@@ -43,7 +46,8 @@ FULL = Sizes(large_bytes=1000 * 1000 * 1000, small_count=2000, system_bytes=512 
 
 QUICK = Sizes(large_bytes=96 * MIB, small_count=200, system_bytes=32 * MIB, system_max_paths=60,
               latency_probes=15, extra_valid_paths=100_000, idle_seconds=3, hook_calls=15, memory_bytes=128 * MIB,
-              ceiling_sample_bytes=64 * MIB, ceiling_repeats=1)
+              ceiling_sample_bytes=64 * MIB, ceiling_repeats=1, scale_counts=(1000, 5000), distant_small_count=100,
+              upstream_count=100)
 
 
 BINARY_DIRECTORIES = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/bin", "/usr/libexec",
@@ -113,14 +117,15 @@ def nix_string(text):
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("${", "\\${").replace("\n", "\\n") + '"'
 
 
-def build_small(nix, work, sizes):
-    """sizes.small_count builtins.toFile paths of 1-64 KiB (log-uniform); each interpolates 1-3
-    earlier ones, so it references them."""
-    store = work / "store-small"
+def build_small(nix, work, sizes, count: int | None = None, name: str = "small"):
+    """`count` (sizes.small_count) builtins.toFile paths of 1-64 KiB (log-uniform); each
+    interpolates 1-3 earlier ones, so it references them."""
+    count = count or sizes.small_count
+    store = work / f"store-{name}"
     generator = random.Random(8)
     padding = base64.b64encode(generator.randbytes(96 * 1024)).decode()
     lines = ["let", f"  pad = {nix_string(padding)};"]
-    for index in range(sizes.small_count):
+    for index in range(count):
         size = int(2 ** generator.uniform(10, 16))
         references = sorted(generator.sample(range(max(0, index - 200), index), min(index, generator.randint(1, 3))))
         refs = " ".join(f"${{f{r}}}" for r in references)
@@ -128,14 +133,14 @@ def build_small(nix, work, sizes):
         offset = generator.randrange(0, len(padding) - fill) if fill < len(padding) else 0
         lines.append(f'  f{index} = builtins.toFile "small-{index}" ("small {index} {refs}\\n" + '
                      f"builtins.substring {offset} {fill} pad);")
-    lines.append("in [ " + " ".join(f"f{index}" for index in range(sizes.small_count)) + " ]")
-    expression = work / "small.nix"
+    lines.append("in [ " + " ".join(f"f{index}" for index in range(count)) + " ]")
+    expression = work / f"{name}.nix"
     expression.write_text("\n".join(lines) + "\n")
-    log(f"small: writing {sizes.small_count} small paths with references (builtins.toFile)")
+    log(f"{name}: writing {count} small paths with references (builtins.toFile)")
     paths = json.loads(nix.run("nix-instantiate", "--store", str(store), "--read-write-mode", "--eval", "--strict",
                                "--json", str(expression)))
     closure = nix.closure(store, paths)
-    return Workload("small", f"{len(paths)} paths of 1-64 KiB, each referencing 1-3 others", store, paths,
+    return Workload(name, f"{len(paths)} paths of 1-64 KiB, each referencing 1-3 others", store, paths,
                     [p for p, _ in closure], sum(s for _, s in closure))
 
 
@@ -282,3 +287,78 @@ def add_valid_rows(database, count):
          for i in range(count)))
     connection.commit()
     connection.close()
+
+
+def nar_string(data: bytes) -> bytes:
+    """A string in Nix's archive format: length, bytes, zero padding to 8."""
+    return len(data).to_bytes(8, "little") + data + b"\0" * ((8 - len(data) % 8) % 8)
+
+
+def nar_of_file(contents: bytes) -> bytes:
+    """The NAR of a store path that is one regular file."""
+    return b"".join(nar_string(s) for s in [b"nix-archive-1", b"(", b"type", b"regular", b"contents", contents, b")"])
+
+
+def build_scale(nix, work: Path, count: int) -> Workload:
+    """A whole store of `count` small paths (1-2 KiB files), each referencing 1-3 of the 200
+    before it, registered straight into Nix's database with their true NAR hashes (Nix itself
+    would take minutes to add 100,000 paths one by one; `nix-store --verify --check-contents`
+    accepts the result)."""
+    store = work / f"store-scale-{count}"
+    seed = work / f"scale-seed-{count}"
+    seed.write_text("seed\n")
+    seed_path = nix.add(store, seed)
+    generator = random.Random(15)
+    connection = sqlite3.connect(store / "nix/var/nix/db/db.sqlite", timeout=60)
+    first = connection.execute("SELECT max(id) FROM ValidPaths").fetchone()[0] + 1
+    names, rows, references_rows, now, nar_bytes = [], [], [], int(time.time()), 0
+    for index in range(count):
+        name = f"{nix32_hash(f'scale-{count}-{index}')}-scale-{index}"
+        references = sorted(generator.sample(range(max(0, index - 200), index), min(index, generator.randint(1, 3))))
+        text = f"scale {index} " + " ".join(f"/nix/store/{names[r]}" for r in references) + "\n"
+        contents = (text + "x" * generator.randint(0, 1024)).encode()
+        (store / "nix/store" / name).write_bytes(contents)
+        nar = nar_of_file(contents)
+        nar_bytes += len(nar)
+        rows.append((first + index, f"/nix/store/{name}", "sha256:" + hashlib.sha256(nar).hexdigest(), now, len(nar)))
+        references_rows.extend((first + index, first + r) for r in references)
+        names.append(name)
+    connection.executemany("INSERT INTO ValidPaths (id, path, hash, registrationTime, narSize) VALUES (?, ?, ?, ?, ?)", rows)
+    connection.executemany("INSERT INTO Refs (referrer, reference) VALUES (?, ?)", references_rows)
+    connection.commit()
+    connection.close()
+    closure = [seed_path] + [f"/nix/store/{name}" for name in names]
+    return Workload("scale", f"a whole store of {count + 1:,} small paths, each referencing 1-3 of the 200 before it",
+                    store, closure, closure, nar_bytes)
+
+
+def build_few(nix, work, sizes):
+    """sizes.distant_small_count small paths: what goes to the bucket a round trip away."""
+    return build_small(nix, work, sizes, count=sizes.distant_small_count, name="few")
+
+
+@dataclass
+class UpstreamWorkload:
+    """A closure most of which came from cache.nixos.org, as on a real builder: its paths carry
+    a signature of a key named cache.nixos.org-1 (made for the benchmark) and are in an
+    "upstream" cache already; the rest were built here."""
+    workload: Workload
+    upstream: list[str]       # the paths signed by cache.nixos.org-1, in the upstream cache
+    local: list[str]          # the paths built here
+    upstream_cache: Path
+    upstream_public_key: str
+
+
+def build_upstream(nix, work, sizes) -> UpstreamWorkload:
+    workload = build_small(nix, work, sizes, count=sizes.upstream_count, name="upstream")
+    # References come first in a closure that Nix lists in dependency order: the lower 90% are
+    # what a builder substitutes, the top 10% what it builds on them.
+    ordered = nix.run("nix-store", "--store", str(workload.store), "--query", "--requisites", *workload.roots).split()
+    cut = int(len(ordered) * 0.9)
+    upstream, local = ordered[:cut], ordered[cut:]
+    key, public = work / "cache.nixos.org-1.sec", work / "cache.nixos.org-1.pub"
+    nix.run("nix-store", "--generate-binary-cache-key", "cache.nixos.org-1", str(key), str(public))
+    nix.run("nix", "store", "sign", "--store", str(workload.store), "--key-file", str(key), *upstream)
+    cache = work / "upstream-cache"
+    nix.run("nix", "copy", "--store", str(workload.store), "--to", f"file://{cache}?compression=zstd", *upstream)
+    return UpstreamWorkload(workload, upstream, local, cache, public.read_text().strip())
