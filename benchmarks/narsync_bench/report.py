@@ -43,9 +43,9 @@ def targets(results):
                 add(f"{name} peak RSS <= 100 MiB ({row['paths']:,} paths)", f"{measured['peak_rss_mib']:.0f} MiB",
                     measured["peak_rss_mib"] <= 100)
         if "terminal" in row:
-            terminal = row["terminal"]["wall_seconds"]
-            add(f"progress bar costs nothing ({row['paths']:,} paths on a terminal vs to a file, within 10%)",
-                f"{terminal:.1f} s vs {backfill['wall_seconds']:.1f} s", terminal <= 1.1 * backfill["wall_seconds"])
+            terminal, to_file = row["terminal"]["wall_seconds"], row["terminal"]["file_wall_seconds"]
+            add(f"progress bar costs nothing ({row['paths']:,} paths on a terminal vs to a file, medians within 10%)",
+                f"{terminal:.1f} s vs {to_file:.1f} s", terminal <= 1.1 * to_file)
     latencies = results.get("latency", [])
     for latency in latencies:
         add(f"watch latency from the commit, median <= 30 ms ({latency['valid_paths']:,} valid paths)",
@@ -146,9 +146,10 @@ def markdown(results):
                          f"{number(peer.get('peak_rss_mib'))} |")
         terminal = next((row for row in results["scale"] if "terminal" in row), None)
         if terminal:
-            lines += ["", f"The progress bar: `backfill --all` of {terminal['paths']:,} paths took "
-                      f"{terminal['terminal']['wall_seconds']:.1f} s on a terminal (tmux) and "
-                      f"{terminal['backfill']['wall_seconds']:.1f} s with its output to a file, same store, same run."]
+            t = terminal["terminal"]
+            lines += ["", f"The progress bar: `backfill --all` of {terminal['paths']:,} paths, alternately to a file and on a "
+                      f"terminal (tmux; file, terminal, terminal, file): {', '.join(f'{x:.1f}' for x in t['rounds'])} s on the "
+                      f"terminal, {', '.join(f'{x:.1f}' for x in t['file_rounds'])} s to a file."]
         lines.append("")
     if results.get("latency"):
         lines += ["## narsync watch latency", "",

@@ -46,7 +46,7 @@ FULL = Sizes(large_bytes=1000 * 1000 * 1000, small_count=2000, system_bytes=512 
 
 QUICK = Sizes(large_bytes=96 * MIB, small_count=200, system_bytes=32 * MIB, system_max_paths=60,
               latency_probes=15, extra_valid_paths=100_000, idle_seconds=3, hook_calls=15, memory_bytes=128 * MIB,
-              ceiling_sample_bytes=64 * MIB, ceiling_repeats=1, scale_counts=(1000, 5000), distant_small_count=100,
+              ceiling_sample_bytes=64 * MIB, ceiling_repeats=1, scale_counts=(1000, 3000), distant_small_count=50,
               upstream_count=100)
 
 
