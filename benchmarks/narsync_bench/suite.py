@@ -1,16 +1,20 @@
-"""narsync's benchmark suite: narsync against Nix's own tools, in the same run.
+"""narsync's benchmark suite: narsync against today's Nix (Debian 13's 2.26) and Nix 2.8, in the same run.
 
 Builds its workloads in a throwaway chroot Nix store with the real Nix, then for each workload
-and destination runs the peer (`nix copy`) and `narsync backfill` alternately, each round into a
-fresh destination, and reports medians and the per-round ratio. Also measures `narsync watch`'s
-latency, the post-build hook's wall time, peak memory and the CPU's compute ceiling (SHA-256,
-zstd), and checks the targets of the project. Writes results.json and results.md.
+and destination runs each peer (`nix copy`) and `narsync backfill` alternately, each round into
+a fresh destination, and reports medians and the per-round ratios. Also times whole stores of
+1k-100k paths (`backfill --all`, `watch --initial-backfill`, the progress bar on a terminal), an
+upstream-heavy closure (`--skip-signed-by`), `narsync watch`'s latency from Nix's commit, the
+post-build hook, peak memory and the CPU's compute ceiling (SHA-256, zstd), and checks the
+targets of the project. Writes results.json and results.md.
 
-    benchmarks/run [--quick] [--rounds N] [--only large,small,system,latency,hook,memory,ceiling]
+    benchmarks/run [--quick] [--rounds N] [--peers nix226,nix28]
+                   [--only large,small,system,few,scale,upstream,latency,hook,memory,ceiling]
                    [--narsync PATH] [--out DIR] [--keep] [--profile] [--narsync-arg ARG ...]
 
 Needs root, Debian 12 with `scripts/install-dependencies --with-test-tools --with-bench-tools`
-(Nix 2.8, moto_server, zstd, openssl; perf for --profile). Python standard library only.
+(Nix 2.8, the trixie tree with Nix 2.26, moto_server, zstd, openssl, tmux; perf for --profile).
+Python standard library only.
 """
 
 from __future__ import annotations
