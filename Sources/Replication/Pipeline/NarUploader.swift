@@ -37,10 +37,12 @@ public struct NarUploader: Sendable {
 
     static let multithreadedCompressionThreshold: UInt64 = 4 << 20
 
-    /// NAR bytes per zstd frame: independent frames of 16 MiB, as Nix 2.35 writes, which a
-    /// client can decompress in parallel. Boundaries at fixed offsets keep the output the same
-    /// from one run to the next (a resumed upload relies on it).
-    static let frameSize = 16 << 20
+    /// NAR bytes per zstd frame: nil, one frame. Independent frames of 16 MiB (as Nix 2.35 writes
+    /// them) were tried: with libzstd's workers, a frame ended mid-stream came out as different
+    /// bytes from one run to the next (a block more or less, depending on the workers' timing),
+    /// which breaks resuming an upload from its stored parts. Single-threaded frames are the
+    /// same every time, but large NARs compress with workers.
+    static let frameSize: Int? = nil
 
     /// The cache key of a path's compressed NAR.
     ///

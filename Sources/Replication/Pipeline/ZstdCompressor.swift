@@ -10,8 +10,10 @@ import CZstd
 ///
 /// With a `frameSize`, the output is a series of independent frames of that much input each
 /// (the last one shorter), as Nix 2.35 writes them, so that a client can decompress them in
-/// parallel. Frame boundaries depend only on the offset in the input, so the output stays
-/// deterministic, and any zstd decoder reads the frames one after the other as one stream.
+/// parallel; any zstd decoder reads them one after the other as one stream. Frame boundaries
+/// depend only on the offset in the input, and without workers the frames are the same bytes
+/// every time; with workers, a frame ended mid-stream can differ from run to run (libzstd's
+/// jobs around the end depend on timing), so `NarUploader` writes one frame.
 public final class ZstdCompressor {
     private let context: OpaquePointer
     private var output: [UInt8]

@@ -213,11 +213,17 @@ public final class ReplicationService: Sendable {
     /// Publishes the next due queue entries; false if none was due.
     private func publishNextBatch() async throws -> Bool {
         let destination = destination, batchSize = options.batchSize
-        let entries = try await manifest.run { try $0.nextBatch(for: destination, limit: batchSize) }
-        guard !entries.isEmpty else { return false }
-        try await publish(entries)
+        let entries = try await manifest.run { try $0.nextBatch(for: destination, limit: batchSize * Self.backfillBatchFactor) }
+        guard let first = entries.first else { return false }
+        // Paths someone waits for go out in rounds of `batchSize`, so that a new build is not
+        // held up behind a long round; with only backfill left, larger rounds pay a round's
+        // fixed costs (manifest transactions, the pipeline draining at its end) less often.
+        try await publish(Array(entries.prefix(first.priority == .backfill ? entries.count : batchSize)))
         return true
     }
+
+    /// How many times `batchSize` a round takes when only backfill paths are queued.
+    static let backfillBatchFactor = 4
 
     private func publish(_ entries: [QueueEntry]) async throws {
         let destination = destination, layout = layout
