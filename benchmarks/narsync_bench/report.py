@@ -198,6 +198,8 @@ def markdown(results):
             lines += [f"narsync's large path to file:// ran at {speed:.0f} MB/s: {speed / limit['combined_all_cores_mb_per_second']:.0%} "
                       f"of the {limit['cores']}-core ceiling, {speed / limit['combined_single_core_mb_per_second']:.0%} of one "
                       f"core's; {large['peer_label']} at {large['peer']['mb_per_second']:.0f} MB/s.", ""]
+    if results.get("errors"):
+        lines += ["## Parts that failed", ""] + [f"- {name}: {message.splitlines()[0]}" for name, message in results["errors"].items()] + [""]
     if results.get("targets"):
         lines += ["## Targets", "", "| target | measured | |", "| --- | --- | --- |"]
         lines += [f"| {t['target']} | {t['measured']} | {'met' if t['met'] else '**MISSED**'} |" for t in results["targets"]]

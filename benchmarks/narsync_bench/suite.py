@@ -277,13 +277,17 @@ def on_terminal(context, workload: Workload, tag: str) -> dict:
                f"--to file://{cache} --key-file {context.nix.key} {' '.join(context.arguments.narsync_arg)}; mv {done}.tmp {done}")
     session = f"narsync-bench-{os.getpid()}"
     output_of(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "40", command], env=context.nix.env)
+    screen = context.work / f"{tag}-terminal.screen"
     try:
         wait_for(done.exists, "narsync backfill in tmux", timeout=1200, interval=0.2)
     finally:
+        # What the terminal shows at the end (the last progress line, or an error).
+        subprocess.run(["tmux", "capture-pane", "-p", "-t", session], stdout=open(screen, "w"), stderr=subprocess.DEVNULL)
         subprocess.run(["tmux", "kill-session", "-t", session], stderr=subprocess.DEVNULL)
     wall, rss_kib = done.read_text().split()[-2:]
     if narinfo_count(cache) != len(workload.closure):
-        raise BenchmarkError(f"narsync backfill in tmux published {narinfo_count(cache)} of {len(workload.closure)} paths")
+        raise BenchmarkError(f"narsync backfill in tmux published {narinfo_count(cache)} of {len(workload.closure)} "
+                             f"paths; the terminal showed:\n{tail(screen)}")
     remove_tree(cache)
     return {"wall_seconds": float(wall), "peak_rss_mib": int(rss_kib) / 1024}
 
@@ -637,30 +641,47 @@ def main():
             moto = Moto(work)
             distant = DistantS3Destinations(moto, context.nix.key, work)
             destinations = [FileDestinations(context.nix, work), S3Destinations(moto, context.nix.key), distant]
-        for name in selected:
+        def save():
+            results["elapsed_seconds"] = time.monotonic() - STARTED
+            results["targets"] = targets(results)
+            (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+            (out / "results.md").write_text(markdown(results))
+
+        def part(name, measure):
+            """Runs one part; a failure is reported with the results instead of losing the others."""
+            try:
+                measure()
+            except BenchmarkError as error:
+                log(f"{name} failed: {error}")
+                results.setdefault("errors", {})[name] = str(error)
+            save()
+
+        def publish_workload(name):
             workload = builders[name](context.nix, work, context.sizes)
             log(f"{name}: {len(workload.closure)} paths, {workload.nar_bytes / 1e6:.0f} MB of NAR; warming the page cache")
             warm_page_cache(workload)
-            for destination in (d for d in destinations if name in d.workloads):
-                comparison = compare(context, workload, destination)
-                comparisons.append(comparison)
-                if arguments.profile and destination.label == "file://" and name in ("large", "small"):
-                    profile(context, workload, destination, comparison)
-            remove_tree(workload.store)
-        if "upstream" in arguments.only:
-            results["upstream"] = upstream(context)
-        if "scale" in arguments.only:
-            results["scale"] = scale(context)
-        if "latency" in arguments.only:
-            results["latency"] = [watch_latency(context, 0), watch_latency(context, context.sizes.extra_valid_paths)]
-        if "hook" in arguments.only:
-            results["hook"] = hook(context)
-        if "memory" in arguments.only:
-            results["memory"] = memory(context)
-        if "ceiling" in arguments.only:
-            results["ceiling"] = ceiling(context)
-        results["targets"] = targets(results)
-        results["elapsed_seconds"] = time.monotonic() - STARTED
+            try:
+                for destination in (d for d in destinations if name in d.workloads):
+                    comparison = compare(context, workload, destination)
+                    comparisons.append(comparison)
+                    if arguments.profile and destination.label == "file://" and name in ("large", "small"):
+                        profile(context, workload, destination, comparison)
+            finally:
+                remove_tree(workload.store)
+
+        for name in selected:
+            part(name, lambda: publish_workload(name))
+        # The longest and most fragile part (100,000 paths) last.
+        measures = {"upstream": lambda: results.update(upstream=upstream(context)),
+                    "latency": lambda: results.update(latency=[watch_latency(context, 0),
+                                                               watch_latency(context, context.sizes.extra_valid_paths)]),
+                    "hook": lambda: results.update(hook=hook(context)),
+                    "memory": lambda: results.update(memory=memory(context)),
+                    "ceiling": lambda: results.update(ceiling=ceiling(context)),
+                    "scale": lambda: results.update(scale=scale(context))}
+        for name, measure in measures.items():
+            if name in arguments.only:
+                part(name, measure)
     finally:
         if distant:
             distant.stop()
@@ -671,8 +692,6 @@ def main():
         else:
             remove_tree(work)
         launcher().close()
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "results.md").write_text(markdown(results))
     log(f"done in {time.monotonic() - STARTED:.0f} s: {out / 'results.md'}, {out / 'results.json'}")
     print(markdown(results))
 
