@@ -77,14 +77,14 @@ struct BackfillCommand: AsyncParsableCommand {
         }
         defer { metricsServer?.stop() }
         let statistics = (destination as? any TransferStatisticsReporting)?.statistics
-        let transferMetrics = registry == nil ? nil : statistics.map { TransferMetrics($0, destination: "\(destination)") }
+        let transferMetrics = registry == nil ? nil : statistics.map { TransferMetrics($0, destination: destination.identity.url) }
         var listeners: [any PublishProgress] = []
         if let progressBar { listeners.append(progressBar) }
-        if registry != nil { listeners.append(PublishMetrics(destination: "\(destination)")) }
+        if registry != nil { listeners.append(PublishMetrics(destination: destination.identity.url)) }
         let counting = transferMetrics.map { transfers in
             Task { while !Task.isCancelled { transfers.update(); try? await Task.sleep(for: .seconds(1)) } }
         }
-        logger.info("backfill starting", metadata: ["paths": "\(ordered.count)", "destination": "\(destination)"])
+        logger.info("backfill starting", metadata: ["paths": "\(ordered.count)", "destination": "\(destination.identity)"])
         let summary = try await publisher.publish(ordered, progress: listeners.isEmpty ? nil : CombinedProgress(listeners: listeners))
         counting?.cancel()
         transferMetrics?.update()

@@ -185,13 +185,15 @@ struct WatchCommand: AsyncParsableCommand {
         return layered.destinations
     }
 
-    /// A destination URL that two of `commands` name, if any: the manifest keeps one queue per
-    /// destination, so two services on it would publish the same paths.
-    static func destinationGivenTwice(_ commands: [WatchCommand]) -> String? {
-        var seen: Set<String> = []
+    /// A destination that two of `commands` name, if any, by identity (endpoint, region and
+    /// profile included): the manifest keeps one queue per destination, so two services on it
+    /// would publish the same paths. A URL that cannot be read is reported when it is opened.
+    static func destinationGivenTwice(_ commands: [WatchCommand]) -> DestinationIdentity? {
+        var seen: Set<DestinationIdentity> = []
         for command in commands {
             let url = command.publishing.destination ?? "file://\(command.service.stateDirectory)/cache"
-            if !seen.insert(url).inserted { return url }
+            guard let identity = try? DestinationIdentity(parsing: url) else { continue }
+            if !seen.insert(identity).inserted { return identity }
         }
         return nil
     }

@@ -99,7 +99,7 @@ public final class ReplicationService: Sendable {
         await logging { try await self.abortStaleUploads() }
         try await scanDatabase()
         try? notifier?.ready()
-        logger.info("watching", metadata: ["database": "\(layout.databasePath)", "destination": "\(publisher.destination)"])
+        logger.info("watching", metadata: ["database": "\(layout.databasePath)", "destination": "\(publisher.destination.identity)"])
 
         // One consumer of `events`, one round of publishing at a time. A round runs as its own
         // task and reports its end as an event, so a stop can arrive while it runs.
@@ -237,7 +237,7 @@ public final class ReplicationService: Sendable {
             summary = try await publisher.publish(todo, progress: options.progress)
         } catch {
             // The cache could not even be asked what it has: every entry waits and retries.
-            logger.error("cannot reach the cache: \(error)", metadata: ["destination": "\(publisher.destination)"])
+            logger.error("cannot reach the cache: \(error)", metadata: ["destination": "\(publisher.destination.identity)"])
             let message = "\(error)"
             try await manifest.run { manifest in
                 for entry in entries { try manifest.markFailed(entry.path, for: destination, error: message) }

@@ -39,7 +39,10 @@ struct ServiceGeneration {
                     storeDirectory: layout.storeDirectory, repair: false, url: url, keyFiles: keyFiles)
                 let executor = BlockingExecutor(threadCount: options.jobs, name: "narsync-upload")
                 executors.append(executor)
-                let name = "\(destination)"
+                let name = destination.identity.url
+                if try manifest.manifest.migrateDestination(from: destination.identity.formerName, to: name) {
+                    logger.notice("manifest: records of \(destination.identity.formerName) now belong to \(name)")
+                }
                 let publisher = Publisher(
                     destination: destination, storeDirectory: layout.storeDirectory, physicalPath: layout.physicalPath(of:),
                     options: options, executor: executor, journal: manifest.manifest.journal(for: name), logger: logger)
