@@ -2,8 +2,6 @@ import Foundation
 
 /// How `ReplicationService` watches and what it publishes.
 public struct WatchOptions: Sendable {
-    /// The destination's name in the manifest: its URL, without secrets.
-    public var destinationName: String
     public var filter: PathFilter
     /// On the very first start, queue every valid path (at backfill priority) instead of
     /// starting from the current end of the database.
@@ -23,12 +21,11 @@ public struct WatchOptions: Sendable {
     public var databaseBusyTimeout: Duration
 
     public init(
-        destinationName: String, filter: PathFilter = PathFilter(), initialBackfill: Bool = false,
+        filter: PathFilter = PathFilter(), initialBackfill: Bool = false,
         timing: WatchTiming = WatchTiming(), batchSize: Int = 256, gracePeriod: Duration = .seconds(30),
         staleUploadAge: Duration = .seconds(24 * 3600), databaseBusyTimeout: Duration = .seconds(60),
         progress: (any PublishProgress)? = nil
     ) {
-        self.destinationName = destinationName
         self.filter = filter
         self.initialBackfill = initialBackfill
         self.timing = timing
