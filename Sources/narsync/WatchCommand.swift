@@ -143,6 +143,8 @@ struct WatchCommand: AsyncParsableCommand {
         if let twice = destinationGivenTwice(commands) {
             throw ValidationError(ServiceConfigurationError.destinationGivenTwice(twice).description)
         }
+        // Before the default key and cache are created in it.
+        try Manifest.requireWritable(stateDirectory: stateDirectory)
         let destinations = try commands.map { command in
             let (url, keyFiles) = try command.zeroConfiguration(stateDirectory: stateDirectory)
             let (destination, publishing) = try command.publishing.resolve(

@@ -58,6 +58,12 @@ public final class Manifest: @unchecked Sendable {
         }
     }
 
+    /// Creates `stateDirectory` if needed, and throws `ManifestError` naming it if it cannot be
+    /// written: for checks before anything else (keys, caches) is written there.
+    public static func requireWritable(stateDirectory: String) throws {
+        try ManifestError.requireWritable(stateDirectory: stateDirectory)
+    }
+
     /// The schema version this narsync writes (`PRAGMA user_version`).
     public static var schemaVersion: Int { ManifestSchema.migrations.count }
 
