@@ -238,15 +238,14 @@ public final class ReplicationService: Sendable {
         for path in gone {
             logger.info("dropped from the queue: no longer in the store", metadata: ["path": "\(layout.storeDirectory.fullPath(of: path))"])
         }
-        let ordered = dependencyOrder(closure)
-        let alreadyPublished = try await manifest.run { manifest in
+        let recorded = try await manifest.run { manifest in
             for path in gone { try manifest.drop(path, for: destination, reason: "no longer in the store") }
-            return try manifest.publishedSet(of: ordered.map(\.path), for: destination)
+            return try manifest.publishedSet(of: closure.keys, for: destination)
         }
-        let todo = ordered.filter { !alreadyPublished.contains($0.path) }
-        let summary: PublishSummary
+        let plan: PublishPlan, summary: PublishSummary
         do {
-            summary = try await publisher.publish(todo, progress: options.progress)
+            plan = try await publisher.plan(closure, recorded: recorded)
+            summary = try await publisher.publish(plan, progress: options.progress)
         } catch {
             // The cache could not even be asked what it has: every entry waits and retries.
             logger.error("cannot reach the cache: \(error)", metadata: ["destination": "\(identity)"])
@@ -256,22 +255,15 @@ public final class ReplicationService: Sendable {
             }
             return
         }
-        try await record(summary, queued: Set(roots), alreadyPublished: alreadyPublished)
+        try await record(summary, queued: Set(roots), recorded: plan.recorded)
     }
 
-    private func record(_ summary: PublishSummary, queued: Set<StorePath>, alreadyPublished: Set<StorePath>) async throws {
+    private func record(_ summary: PublishSummary, queued: Set<StorePath>, recorded: Set<StorePath>) async throws {
         let destination = name, storeDirectory = layout.storeDirectory
-        let records = summary.published.map {
-            PublishedPath(path: $0.info.path, narKey: $0.nar.key, fileHash: $0.nar.fileHash.nix32,
-                          fileSize: Int64($0.nar.fileSize), narSize: Int64($0.info.narSize))
-        } + summary.alreadyCachedPaths.map {
-            // Found in the cache (another builder published it): its file details are the cache's.
-            PublishedPath(path: $0, narKey: "", fileHash: "", fileSize: 0, narSize: 0)
-        }
         try await manifest.run { manifest in
             // Queued paths the manifest already knows as published leave the queue with their record.
-            let known = try queued.intersection(alreadyPublished).compactMap { try manifest.publishedRecord(of: $0, for: destination) }
-            try manifest.markPublished(records + known, for: destination)
+            let known = try queued.intersection(recorded).compactMap { try manifest.publishedRecord(of: $0, for: destination) }
+            try manifest.markPublished(summary.published + summary.alreadyCachedPaths + known, for: destination)
             for failure in summary.failures where queued.contains(failure.path) {
                 try manifest.markFailed(failure.path, for: destination, error: failure.message(in: storeDirectory))
             }

@@ -90,6 +90,16 @@ import TestSupport
         #expect(try open().queuedPaths(for: first.url) == [storePath(2)])
     }
 
+    @Test func aPathFoundInTheCacheIsRecordedWithoutFileDetails() throws {
+        let manifest = try open()
+        let found = PublishedPath(path: storePath(7), narSize: 300, nar: nil)
+        try manifest.enqueue([queued(7)], for: cache, now: epoch)
+        try manifest.markPublished([found, published(8)], for: cache, now: epoch)
+        #expect(try manifest.publishedRecord(of: storePath(7), for: cache) == found)
+        #expect(try manifest.publishedRecord(of: storePath(8), for: cache) == published(8))
+        #expect(try manifest.queuedPaths(for: cache).isEmpty)
+    }
+
     // MARK: Crash safety
 
     @Test func aCopyTakenWhileOpenHoldsEveryCompletedCall() throws {
