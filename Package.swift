@@ -86,7 +86,7 @@ let package = Package(
         .target(name: "TOML"),
         // config.toml and NARSYNC_* variables layered under the command line, apart from the
         // command line itself so that the fuzzers can read configuration files.
-        .target(name: "NarsyncConfiguration", dependencies: ["NixStore", "TOML"]),
+        .target(name: "NarsyncConfiguration", dependencies: ["StorePaths", "TOML"]),
         // The thin command line.
         .executableTarget(
             name: "narsync",
