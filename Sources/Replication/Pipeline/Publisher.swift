@@ -191,6 +191,6 @@ public final class Publisher: Sendable {
     }
 
     private static func publishError(_ error: any Error, _ path: StorePath) -> PublishError {
-        (error as? PublishError) ?? .destination(path, "\(error)")
+        (error as? PublishError) ?? .destination(path, PublishError.Cause(error))
     }
 }

@@ -147,7 +147,7 @@ public final class ReplicationService: Sendable {
             case .stop:
                 guard round != nil else { return shutDown() }
                 guard graceTimer == nil else { continue }
-                logger.notice("stopping: letting uploads in flight finish", metadata: ["grace": "\(options.gracePeriod)"])
+                logger.notice("stopping: letting uploads in flight finish", metadata: ["grace": "\(options.gracePeriod.readable)"])
                 // The round's uploads block their threads and cannot be interrupted: the loop
                 // waits for its end or the grace period, whichever comes first.
                 graceTimer = Task { [eventSink, grace = options.gracePeriod] in
