@@ -11,12 +11,12 @@ public struct ServiceConfiguration: Sendable {
     public struct Destination: Sendable {
         public var destination: any BinaryCacheDestination
         public var publishing: PublishOptions
-        public var watching: WatchOptions
+        public var replication: ReplicationService.Configuration
 
-        public init(destination: any BinaryCacheDestination, publishing: PublishOptions, watching: WatchOptions) {
+        public init(destination: any BinaryCacheDestination, publishing: PublishOptions, replication: ReplicationService.Configuration) {
             self.destination = destination
             self.publishing = publishing
-            self.watching = watching
+            self.replication = replication
         }
     }
 

@@ -40,10 +40,10 @@ final class ServiceGeneration: Sendable {
                     physicalPath: layout.physicalPath(of:), options: destination.publishing, executor: executor,
                     journal: manifest.journal(for: identity.url), logger: logger)
                 services.append(ReplicationService(
-                    layout: layout, publisher: publisher, manifest: manifest, options: destination.watching,
+                    layout: layout, publisher: publisher, manifest: manifest, options: destination.replication,
                     logger: logger, observer: observer))
             }
-            let intake = BuildIntake(layout: layout, busyTimeout: first.watching.databaseBusyTimeout, services: services)
+            let intake = BuildIntake(layout: layout, busyTimeout: first.replication.databaseBusyTimeout, services: services)
             hookServer = try configuration.hook.map { hook in
                 try HookServer(configuration: hook, logger: logger) { outputs, derivation in
                     try intake.enqueue(outputs: outputs, derivation: derivation)

@@ -23,7 +23,7 @@ struct BackfillCommand: AsyncParsableCommand {
             """
     )
 
-    @OptionGroup(title: "Destination") var publishing: PublishingOptions
+    @OptionGroup(title: "Destination") var publishing: DestinationArguments
     @OptionGroup(title: "Store") var store: StoreOptions
     @OptionGroup(title: "Logging") var logging: LoggingOptions
     @OptionGroup(title: "Metrics") var metrics: MetricsOptions

@@ -34,7 +34,7 @@ struct WatchCommand: AsyncParsableCommand {
         valueName: "file"))
     var configurationFile: String?
 
-    @OptionGroup(title: "Destination") var publishing: PublishingOptions
+    @OptionGroup(title: "Destination") var publishing: DestinationArguments
     @OptionGroup(title: "Store") var store: StoreOptions
     @OptionGroup(title: "Service") var service: ServiceOptions
     @OptionGroup(title: "Logging") var logging: LoggingOptions
@@ -149,9 +149,9 @@ struct WatchCommand: AsyncParsableCommand {
             let (url, keyFiles) = try command.zeroConfiguration(stateDirectory: stateDirectory)
             let (destination, publishing) = try command.publishing.resolve(
                 storeDirectory: layout.storeDirectory, repair: false, url: url, keyFiles: keyFiles)
-            var watching = command.watchOptions()
-            if metrics { watching.progress = PublishMetrics(destination: destination.identity.url) }
-            return ServiceConfiguration.Destination(destination: destination, publishing: publishing, watching: watching)
+            var replication = command.replicationConfiguration()
+            if metrics { replication.progress = PublishMetrics(destination: destination.identity.url) }
+            return ServiceConfiguration.Destination(destination: destination, publishing: publishing, replication: replication)
         }
         return ServiceConfiguration(
             layout: layout, stateDirectory: stateDirectory, retryPolicy: RetryPolicy(initial: .seconds(first.retryInitialSeconds)),
@@ -178,8 +178,9 @@ struct WatchCommand: AsyncParsableCommand {
         return try serviceConfiguration(commands, metrics: metrics)
     }
 
-    func watchOptions() -> WatchOptions {
-        WatchOptions(
+    /// How this destination's service watches and what it publishes.
+    func replicationConfiguration() -> ReplicationService.Configuration {
+        ReplicationService.Configuration(
             filter: PathFilter(includes: includes, excludes: excludes, includeDerivations: keepDerivations, skipSignedBy: Set(skipSignedBy)),
             initialBackfill: initialBackfill,
             timing: WatchTiming(debounceWindow: .milliseconds(debounceMilliseconds), recheckInterval: .seconds(recheckSeconds)),

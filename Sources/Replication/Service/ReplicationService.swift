@@ -15,7 +15,7 @@ public final class ReplicationService: Sendable {
     private let layout: StoreLayout
     private let publisher: Publisher
     private let manifest: AsyncManifest
-    private let options: WatchOptions
+    private let options: Configuration
     private let logger: Logger
     private let observer: (any ReplicationServiceObserver)?
     private let database: DatabaseReader
@@ -40,7 +40,7 @@ public final class ReplicationService: Sendable {
     }
 
     public init(
-        layout: StoreLayout, publisher: Publisher, manifest: AsyncManifest, options: WatchOptions,
+        layout: StoreLayout, publisher: Publisher, manifest: AsyncManifest, options: Configuration,
         logger: Logger, observer: (any ReplicationServiceObserver)? = nil
     ) {
         self.layout = layout
@@ -207,7 +207,7 @@ public final class ReplicationService: Sendable {
             let backfillEnd = backfillEnd.withLock { $0 }
             var accepted: [QueuedPath] = []
             for info in rows {
-                let priority: Priority = info.id <= backfillEnd ? .backfill : .watcher
+                let priority: QueuePriority = info.id <= backfillEnd ? .backfill : .watcher
                 if let reason = filter.exclusionReason(info) {
                     logger.debug("not published: \(reason)", metadata: ["path": "\(layout.storeDirectory.fullPath(of: info.path))"])
                 } else {

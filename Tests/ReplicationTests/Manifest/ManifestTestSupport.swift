@@ -15,7 +15,7 @@ func storePath(_ number: Int, name: String = "pkg") -> StorePath {
     return try! StorePath(baseName: "\(hash)-\(name)")
 }
 
-func queued(_ number: Int, _ priority: Priority = .watcher, reason: String = "test") -> QueuedPath {
+func queued(_ number: Int, _ priority: QueuePriority = .watcher, reason: String = "test") -> QueuedPath {
     QueuedPath(path: storePath(number), priority: priority, reason: reason)
 }
 
