@@ -21,6 +21,16 @@ import Testing
         #expect(Setting.named(flag: "hook-trust-user")?.qualifiedKey == "hook.trust-users")
     }
 
+    /// README's table of keys is checked against the same declaration: a setting added there
+    /// and not documented fails here.
+    @Test func readmeDocumentsEverySetting() throws {
+        let readme = try RepositoryFiles.text("README.md")
+        for setting in Setting.all {
+            let named = setting.key == setting.flag ? "`\(setting.key)`" : "`\(setting.key)` (`--\(setting.flag)`)"
+            #expect(readme.contains(named), "README's configuration table lacks \(named)")
+        }
+    }
+
     @Test func readsEveryTableIntoSettings() throws {
         let file = try ConfigurationFile(text: """
             state-dir = "/srv/narsync"
