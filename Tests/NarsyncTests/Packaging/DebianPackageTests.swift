@@ -3,7 +3,8 @@ import Testing
 import TestSupport
 
 /// packaging/debian/build-deb: the package builds from the tested binaries, installs on this
-/// Debian machine with dpkg, and what it installed runs.
+/// Debian machine with dpkg, and what it installed runs: the programs, their manual pages
+/// (read with man) and the unit, which runs the service as a dynamic user.
 @Suite(.enabled(if: getuid() == 0, "dpkg -i needs root"))
 struct DebianPackageTests {
     @Test func theDebBuildsInstallsAndItsNarsyncChecksTheExampleConfiguration() throws {
@@ -15,8 +16,12 @@ struct DebianPackageTests {
         #expect(package.hasSuffix(".deb") && FileManager.default.fileExists(atPath: package), "\(build.standardOutput)")
 
         let contents = try Subprocess.run("dpkg-deb", ["--contents", package]).standardOutput
+        let manualPages = ["narsync", "narsync-watch", "narsync-backfill", "narsync-status", "narsync-hook", "narsync-keygen",
+                           "narsync-config", "narsync-config-check"]
         for file in ["./usr/bin/narsync", "./usr/bin/narsync-hook", "./lib/systemd/system/narsync.service",
-                     "./usr/share/doc/narsync/examples/config.toml", "./usr/share/doc/narsync/narsync.txt"] {
+                     "./usr/share/doc/narsync/examples/config.toml", "./usr/share/doc/narsync/narsync.txt",
+                     "./usr/share/bash-completion/completions/narsync", "./usr/share/zsh/vendor-completions/_narsync",
+                     "./usr/share/fish/vendor_completions.d/narsync.fish"] + manualPages.map({ "./usr/share/man/man1/\($0).1.gz" }) {
             #expect(contents.contains(file), "\(file) in \(contents)")
         }
 
@@ -34,6 +39,23 @@ struct DebianPackageTests {
         var info = stat()
         #expect(stat("/etc/narsync/signing-key.sec", &info) == 0 && info.st_mode & 0o077 == 0)
         #expect(FileManager.default.fileExists(atPath: "/etc/narsync/s3-credentials"))
+        // ... and the group the unit gives the hook socket to.
+        #expect(try Subprocess.run("getent", ["group", "narsync-hook"]).status == 0)
+
+        // Every command's page renders, without a warning, where man looks for it.
+        for page in manualPages {
+            let man = try Subprocess.run("man", ["-P", "cat", page], environment: ["PATH": "/usr/bin:/bin", "MANWIDTH": "80", "LANG": "C.UTF-8"])
+            #expect(man.status == 0 && man.standardError.isEmpty, "man \(page): \(man.standardError)")
+            #expect(man.standardOutput.contains("SYNOPSIS"), "man \(page): \(man.standardOutput)")
+        }
+        let watchPage = try Subprocess.run("man", ["-P", "cat", "narsync-watch"], environment: ["PATH": "/usr/bin:/bin", "MANWIDTH": "80"])
+        #expect(watchPage.standardOutput.contains("--hook-socket"), "\(watchPage.standardOutput)")
+        // The completions are the installed program's: bash's offers the subcommands.
+        let bash = try String(contentsOfFile: "/usr/share/bash-completion/completions/narsync", encoding: .utf8)
+        #expect(bash.contains("complete") && bash.contains("watch") && bash.contains("backfill"))
+
+        let unit = SystemdUnit(try String(contentsOfFile: "/lib/systemd/system/narsync.service", encoding: .utf8))
+        #expect(unit.value("Service", "DynamicUser") == "yes" && unit.values("Service", "ReadWritePaths").isEmpty)
 
         // The example names the key under /run/credentials, where systemd would put it.
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("NARSYNC_") }
