@@ -70,5 +70,10 @@ struct DebianPackageTests {
             let verify = try Subprocess.run("systemd-analyze", ["verify", "/lib/systemd/system/narsync.service"])
             #expect(verify.status == 0 && verify.standardError.isEmpty, "\(verify.standardError)")
         }
+
+        // Purged, it takes the group with it (its user is dynamic: no file keeps it).
+        let purge = try Subprocess.run("dpkg", ["--purge", "narsync"])
+        #expect(purge.status == 0, "\(purge.standardError)")
+        #expect(try Subprocess.run("getent", ["group", "narsync-hook"]).status != 0)
     }
 }
