@@ -50,9 +50,16 @@ struct DebianPackageTests {
         }
         let watchPage = try Subprocess.run("man", ["-P", "cat", "narsync-watch"], environment: ["PATH": "/usr/bin:/bin", "MANWIDTH": "80"])
         #expect(watchPage.standardOutput.contains("--hook-socket"), "\(watchPage.standardOutput)")
-        // The completions are the installed program's: bash's offers the subcommands.
-        let bash = try String(contentsOfFile: "/usr/share/bash-completion/completions/narsync", encoding: .utf8)
-        #expect(bash.contains("complete") && bash.contains("watch") && bash.contains("backfill"))
+        // The completions are the installed program's: bash's completes a subcommand and its options.
+        let completion = try Subprocess.run("bash", ["-c", """
+            source /usr/share/bash-completion/completions/narsync
+            # As bash calls it: the words, the one completed, then the command, that word and the one before.
+            COMP_WORDS=(narsync wat); COMP_CWORD=1; COMP_LINE="narsync wat"; COMP_POINT=${#COMP_LINE}
+            COMPREPLY=(); _narsync narsync wat narsync; echo "${COMPREPLY[*]}"
+            COMP_WORDS=(narsync watch --hook-s); COMP_CWORD=2; COMP_LINE="narsync watch --hook-s"; COMP_POINT=${#COMP_LINE}
+            COMPREPLY=(); _narsync narsync --hook-s watch; echo "${COMPREPLY[*]}"
+            """], environment: ["PATH": "/usr/bin:/bin"])
+        #expect(completion.standardOutput == "watch\n--hook-socket\n", "\(completion.standardOutput)\(completion.standardError)")
 
         let unit = SystemdUnit(try String(contentsOfFile: "/lib/systemd/system/narsync.service", encoding: .utf8))
         #expect(unit.value("Service", "DynamicUser") == "yes" && unit.values("Service", "ReadWritePaths").isEmpty)
