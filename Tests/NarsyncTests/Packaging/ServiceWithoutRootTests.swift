@@ -6,7 +6,8 @@ import TestSupport
 /// (DynamicUser=), a member of the hook socket's group (SupplementaryGroups=, the environment's
 /// NARSYNC_HOOK_TRUST_GROUP), owning only its state directory and the socket's directory
 /// (StateDirectory=, RuntimeDirectory= mode 0755). The socket is then 0660 and the group's: a
-/// member hands paths over, another user cannot even connect, root always can.
+/// member hands paths over, another user cannot even connect, one who only holds the group in
+/// its process is refused by its credentials (SO_PEERCRED), root always can.
 ///
 /// The Nix database directory is given to the service's user here, so that this test does not
 /// depend on how narsync reads a database it cannot write (its own tests cover that).
@@ -50,17 +51,21 @@ struct ServiceWithoutRootTests {
         #expect(info.st_uid == Self.serviceUser && info.st_gid == Self.socketGroup && info.st_mode & 0o777 == 0o660,
                 "owner \(info.st_uid), group \(info.st_gid), mode \(String(info.st_mode & 0o777, radix: 8))")
 
-        let hook = { (uid: uid_t, gid: gid_t, name: String) throws -> String in
+        let hook = { (uid: uid_t, gid: gid_t, name: String, groups: String?) throws -> String in
             try Subprocess.run("setpriv", [
-                "--reuid=\(uid)", "--regid=\(gid)", "--clear-groups", narsyncExecutable, "hook",
+                "--reuid=\(uid)", "--regid=\(gid)", groups.map { "--groups=\($0)" } ?? "--clear-groups", narsyncExecutable, "hook",
                 "--socket", socket, "--spool-dir", "\(state)/spool", Self.unbuiltPath(name),
             ]).standardError
         }
         // A member of the socket's group (here by its login group).
-        let member = try hook(Self.otherUser, Self.socketGroup, "from-member")
+        let member = try hook(Self.otherUser, Self.socketGroup, "from-member", nil)
         #expect(member.contains("queued 1 path"), "\(member)")
+        // A process holding the group only as a supplementary group of its own passes the
+        // socket's mode, but is not a member by the group database: SO_PEERCRED turns it away.
+        let impostor = try hook(Self.otherUser, Self.otherUser, "from-impostor", "\(Self.socketGroup)")
+        #expect(impostor.contains("not trusted"), "\(impostor)")
         // Anyone else is kept out by the socket's mode, and by the spool's.
-        let outsider = try hook(Self.otherUser, Self.otherUser, "from-outsider")
+        let outsider = try hook(Self.otherUser, Self.otherUser, "from-outsider", nil)
         #expect(outsider.contains("cannot reach the narsync service at \(socket): Permission denied"), "\(outsider)")
         // Root, which runs Nix's post-build-hook.
         let root = try Subprocess.run(narsyncExecutable, ["hook", "--socket", socket, Self.unbuiltPath("from-root")]).standardError
