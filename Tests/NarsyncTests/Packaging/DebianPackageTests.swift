@@ -47,9 +47,15 @@ struct DebianPackageTests {
             let man = try Subprocess.run("man", ["-P", "cat", page], environment: ["PATH": "/usr/bin:/bin", "MANWIDTH": "80", "LANG": "C.UTF-8"])
             #expect(man.status == 0 && man.standardError.isEmpty, "man \(page): \(man.standardError)")
             #expect(man.standardOutput.contains("SYNOPSIS"), "man \(page): \(man.standardOutput)")
+            // Its references lead to installed pages.
+            for reference in man.standardOutput.matches(of: /(narsync[a-z-]*)\(1\)/) {
+                #expect(manualPages.contains(String(reference.output.1)), "man \(page) refers to \(reference.output.0)")
+            }
         }
         let watchPage = try Subprocess.run("man", ["-P", "cat", "narsync-watch"], environment: ["PATH": "/usr/bin:/bin", "MANWIDTH": "80"])
         #expect(watchPage.standardOutput.contains("--hook-socket"), "\(watchPage.standardOutput)")
+        let mainPage = try Subprocess.run("man", ["-P", "cat", "narsync"], environment: ["PATH": "/usr/bin:/bin", "MANWIDTH": "80"])
+        #expect(mainPage.standardOutput.contains("narsync-watch(1)"), "\(mainPage.standardOutput)")
         // The completions are the installed program's: bash's completes a subcommand and its options.
         let completion = try Subprocess.run("bash", ["-c", """
             source /usr/share/bash-completion/completions/narsync
