@@ -22,7 +22,7 @@ public final class CephRGW: Sendable {
     private static let started: Result<CephRGW, any Error> = Result { try CephRGW() }
 
     private init() throws {
-        let script = repositoryRoot + "/scripts/ceph-rgw"
+        let script = Self.repositoryRoot + "/scripts/ceph-rgw"
         stateDirectory = NSTemporaryDirectory() + "narsync-rgw-\(UUID().uuidString.prefix(8))"
         // Listings of 5 entries a page, as the tests' moto has, so that few keys cross pages.
         let environment = ProcessInfo.processInfo.environment.merging(["CEPH_RGW_LISTING_PAGE": "5"]) { $1 }
@@ -84,5 +84,4 @@ public final class CephRGW: Sendable {
     /// The repository's root, where `scripts/` is: this file is Tests/TestSupport/CephRGW.swift.
     private static let repositoryRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    private var repositoryRoot: String { Self.repositoryRoot }
 }
