@@ -52,7 +52,7 @@ struct MotoTrait: SuiteTrait, TestScoping {
     var isRecursive: Bool { false }
 
     func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
-        // Small listing pages, so that listing tests cross page boundaries (RGW is set up so too).
+        // Small listing pages, so that listing tests cross page boundaries.
         let server = try await onThread { try S3Server.start(.moto, motoEnvironment: ["MOTO_S3_DEFAULT_MAX_KEYS": "5"]) }
         defer { server.stop() }
         try await SharedS3.$suiteMoto.withValue(server) { try await function() }

@@ -33,8 +33,9 @@ import TestSupport
         let requestsBefore = destination.statistics.requests
         let keys = try destination.listKeys(suffix: ".narinfo")
         #expect(keys == Set(hashes.map { "\($0).narinfo" }))
-        // moto and RGW list 5 keys a page here: 24 keys take 5 requests.
-        #expect(destination.statistics.requests - requestsBefore == 5)
+        // moto lists 5 keys a page here: 24 keys take 5 requests. RGW lists 1000 a page (its
+        // rgw_max_listing_results only caps a max-keys, which narsync does not send).
+        #expect(destination.statistics.requests - requestsBefore == (backend == .moto ? 5 : 1))
     }
 
     @Test(arguments: S3Backend.allCases) func objectSmallerThanAPartIsOnePut(_ backend: S3Backend) throws {

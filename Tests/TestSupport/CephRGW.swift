@@ -24,9 +24,7 @@ public final class CephRGW: Sendable {
     private init() throws {
         let script = Self.repositoryRoot + "/scripts/ceph-rgw"
         stateDirectory = NSTemporaryDirectory() + "narsync-rgw-\(UUID().uuidString.prefix(8))"
-        // Listings of 5 entries a page, as the tests' moto has, so that few keys cross pages.
-        let environment = ProcessInfo.processInfo.environment.merging(["CEPH_RGW_LISTING_PAGE": "5"]) { $1 }
-        let result = try Subprocess.run(script, ["up", stateDirectory, String(getpid())], environment: environment)
+        let result = try Subprocess.run(script, ["up", stateDirectory, String(getpid())])
         guard result.status == 0 else {
             throw TestFailure("scripts/ceph-rgw up failed (status \(result.status)): \(result.standardError.suffix(3000))")
         }
