@@ -33,7 +33,7 @@ final class FaultSchedule: @unchecked Sendable {
 /// Uploads through a proxy that answers 500 and 503 SlowDown, resets connections mid-body,
 /// cuts answers short and stalls; moto or RGW behind it holds the truth.
 @Suite(.moto) struct FaultToleranceTests {
-    @Test(arguments: S3Backend.allCases) func multipartUploadArrivesWholeThroughFaults(_ backend: S3Backend) throws {
+    @Test(arguments: S3Backend.tested) func multipartUploadArrivesWholeThroughFaults(_ backend: S3Backend) throws {
         let s3 = try SharedS3.required(backend)
         let direct = try s3.makeBucket()
         let schedule = FaultSchedule([
@@ -78,7 +78,7 @@ final class FaultSchedule: @unchecked Sendable {
 
     /// Found by the faulty-network campaign: an upload S3 created but whose answer was lost
     /// (cut off, or stalled past the timeout) was left in the bucket for good.
-    @Test(arguments: S3Backend.allCases) func uploadsWhoseCreationAnswerWasLostAreAborted(_ backend: S3Backend) throws {
+    @Test(arguments: S3Backend.tested) func uploadsWhoseCreationAnswerWasLostAreAborted(_ backend: S3Backend) throws {
         let s3 = try SharedS3.required(backend)
         let direct = try s3.makeBucket()
         // The stalled creation reaches the server after the retry's; the parts take longer still.
@@ -100,7 +100,7 @@ final class FaultSchedule: @unchecked Sendable {
         #expect(try direct.multipartUploads().isEmpty)
     }
 
-    @Test(arguments: S3Backend.allCases) func permanentErrorsFailAtOnce(_ backend: S3Backend) throws {
+    @Test(arguments: S3Backend.tested) func permanentErrorsFailAtOnce(_ backend: S3Backend) throws {
         let s3 = try SharedS3.required(backend)
         let bucket = try s3.makeBucket().location.bucket
         let proxy = try FaultProxy(upstreamPort: s3.server.port) { _, _, _ in .status(403, code: "AccessDenied") }
@@ -117,7 +117,7 @@ final class FaultSchedule: @unchecked Sendable {
         #expect(ContinuousClock.now - started < Duration.seconds(1).scaled)
     }
 
-    @Test(arguments: S3Backend.allCases) func retriesStopAtTheLimit(_ backend: S3Backend) throws {
+    @Test(arguments: S3Backend.tested) func retriesStopAtTheLimit(_ backend: S3Backend) throws {
         let s3 = try SharedS3.required(backend)
         let bucket = try s3.makeBucket().location.bucket
         let proxy = try FaultProxy(upstreamPort: s3.server.port) { _, _, _ in .status(503, code: "SlowDown") }

@@ -8,35 +8,35 @@ import TestSupport
 /// RGW) through what a service meets: kill -9 in a large upload, an outage of the cache, a path
 /// deleted while queued, SIGTERM mid-upload, uploads left behind. Read back by a real Nix.
 @Suite(.serialized) struct WatchResilienceTests {
-    @Test(arguments: S3Backend.allCases) func aLargeUploadKilledMidwayResumesWithTheStoredPartsAndNixSubstitutesIt(_ backend: S3Backend) throws {
+    @Test(arguments: S3Backend.tested) func aLargeUploadKilledMidwayResumesWithTheStoredPartsAndNixSubstitutesIt(_ backend: S3Backend) throws {
         try WatchResilience(backend).aLargeUploadKilledMidwayResumesWithTheStoredPartsAndNixSubstitutesIt()
     }
 
-    @Test(arguments: S3Backend.allCases) func aCheckerPollingTheBucketNeverSeesANarInfoBeforeWhatItNeeds(_ backend: S3Backend) throws {
+    @Test(arguments: S3Backend.tested) func aCheckerPollingTheBucketNeverSeesANarInfoBeforeWhatItNeeds(_ backend: S3Backend) throws {
         try WatchResilience(backend).aCheckerPollingTheBucketNeverSeesANarInfoBeforeWhatItNeeds()
     }
 
-    @Test(arguments: S3Backend.allCases) func anOutageKeepsPathsQueuedWithBackoffAndTheyGoOutOnceTheCacheIsBack(_ backend: S3Backend) throws {
+    @Test(arguments: S3Backend.tested) func anOutageKeepsPathsQueuedWithBackoffAndTheyGoOutOnceTheCacheIsBack(_ backend: S3Backend) throws {
         try WatchResilience(backend).anOutageKeepsPathsQueuedWithBackoffAndTheyGoOutOnceTheCacheIsBack()
     }
 
-    @Test(arguments: S3Backend.allCases) func aQueuedPathDeletedFromTheStoreIsDroppedWithoutWedgingTheQueue(_ backend: S3Backend) throws {
+    @Test(arguments: S3Backend.tested) func aQueuedPathDeletedFromTheStoreIsDroppedWithoutWedgingTheQueue(_ backend: S3Backend) throws {
         try WatchResilience(backend).aQueuedPathDeletedFromTheStoreIsDroppedWithoutWedgingTheQueue()
     }
 
-    @Test(arguments: S3Backend.allCases) func aPathDeletedWhileItsNarIsReadIsDroppedWithNothingPublishedAndPublishedOnceAddedAgain(_ backend: S3Backend) throws {
+    @Test(arguments: S3Backend.tested) func aPathDeletedWhileItsNarIsReadIsDroppedWithNothingPublishedAndPublishedOnceAddedAgain(_ backend: S3Backend) throws {
         try WatchResilience(backend).aPathDeletedWhileItsNarIsReadIsDroppedWithNothingPublishedAndPublishedOnceAddedAgain()
     }
 
-    @Test(arguments: S3Backend.allCases) func sigtermLetsTheUploadInFlightFinishWithinTheGracePeriod(_ backend: S3Backend) throws {
+    @Test(arguments: S3Backend.tested) func sigtermLetsTheUploadInFlightFinishWithinTheGracePeriod(_ backend: S3Backend) throws {
         try WatchResilience(backend).sigtermLetsTheUploadInFlightFinishWithinTheGracePeriod()
     }
 
-    @Test(arguments: S3Backend.allCases) func sigtermPastTheGracePeriodExitsAndTheNextStartResumes(_ backend: S3Backend) throws {
+    @Test(arguments: S3Backend.tested) func sigtermPastTheGracePeriodExitsAndTheNextStartResumes(_ backend: S3Backend) throws {
         try WatchResilience(backend).sigtermPastTheGracePeriodExitsAndTheNextStartResumes()
     }
 
-    @Test(arguments: S3Backend.allCases) func uploadsLeftForLongerThanTheLimitAreAbortedAtStart(_ backend: S3Backend) throws {
+    @Test(arguments: S3Backend.tested) func uploadsLeftForLongerThanTheLimitAreAbortedAtStart(_ backend: S3Backend) throws {
         try WatchResilience(backend).uploadsLeftForLongerThanTheLimitAreAbortedAtStart()
     }
 }

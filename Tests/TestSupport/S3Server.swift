@@ -1,7 +1,7 @@
 import Foundation
 
 /// The real S3 servers the end-to-end suites run against, each test once per server
-/// (`@Test(arguments: S3Backend.allCases)`).
+/// (`@Test(arguments: S3Backend.tested)`).
 public enum S3Backend: String, CaseIterable, Sendable, CustomStringConvertible {
     /// moto, the Python emulator: also checks SigV4 against its IAM users, and has a request log.
     case moto
@@ -9,6 +9,13 @@ public enum S3Backend: String, CaseIterable, Sendable, CustomStringConvertible {
     case rgw
 
     public var description: String { rawValue }
+
+    /// The backends the suites run against: all of them, or those that NARSYNC_TEST_S3_BACKENDS
+    /// names ("moto", "moto,rgw"), to measure what each costs or to work without one.
+    public static let tested: [S3Backend] = {
+        guard let names = ProcessInfo.processInfo.environment["NARSYNC_TEST_S3_BACKENDS"] else { return allCases }
+        return names.split(separator: ",").compactMap { S3Backend(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
+    }()
 }
 
 /// A running S3 server of either backend, with the keys of a user that may do anything there.
