@@ -114,6 +114,18 @@ import TestSupport
         #expect(head.header("x-amz-storage-class") == "STANDARD_IA")
     }
 
+    @Test(arguments: S3Backend.tested) func aStorageClassTheServerLacksIsNamed(_ backend: S3Backend) throws {
+        // AWS and moto answer InvalidStorageClass; Ceph's RGW, InvalidArgument.
+        let s3 = try SharedS3.required(backend)
+        let bucket = try s3.makeBucket().location.bucket
+        let destination = try S3Destination(url: s3.url(bucket: bucket) + "&storage-class=NO_SUCH_CLASS", options: s3.options())
+        let error = #expect(throws: DestinationError.self) {
+            try destination.put(key: "nix-cache-info", contents: [1], contentType: ContentType.cacheInfo)
+        }
+        #expect(error?.attempts == 1)
+        #expect(error?.description.contains("no storage class NO_SUCH_CLASS") == true, "\(String(describing: error))")
+    }
+
     @Test(arguments: S3Backend.tested) func requestsGoInParallelWhenTheServerClosesEveryConnection(_ backend: S3Backend) throws {
         // moto (and some proxies) end each connection after one answer. Waiting for a
         // connection that might multiplex would then send one request at a time: a round trip
