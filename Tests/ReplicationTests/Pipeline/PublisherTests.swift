@@ -143,6 +143,7 @@ final class ListingCounter: BinaryCacheDestination {
 
     var listings: Int { count.withLock { $0 } }
     var description: String { inner.description }
+    var identity: DestinationIdentity { inner.identity }
 
     func exists(key: String) throws -> Bool { try inner.exists(key: key) }
     func read(key: String) throws -> [UInt8]? { try inner.read(key: key) }
@@ -166,6 +167,7 @@ final class RecordingDestination: BinaryCacheDestination {
 
     var events: [String] { log.withLock { $0 } }
     var description: String { inner.description }
+    var identity: DestinationIdentity { inner.identity }
 
     func exists(key: String) throws -> Bool { try inner.exists(key: key) }
     func read(key: String) throws -> [UInt8]? { try inner.read(key: key) }
