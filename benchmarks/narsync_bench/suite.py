@@ -273,6 +273,7 @@ def watch_backfill(context, workload: Workload, tag: str) -> dict:
 def on_terminal(context, workload: Workload, tag: str) -> dict:
     """`narsync backfill --all` in a tmux window, a real terminal where the progress bar draws."""
     cache, done = context.work / f"{tag}-terminal", context.work / f"{tag}-terminal.time"
+    done.unlink(missing_ok=True)  # the last round's
     command = (f"/usr/bin/time -f '%e %M' -o {done}.tmp {context.narsync} backfill --all --store-root {workload.store} "
                f"--to file://{cache} --key-file {context.nix.key} {' '.join(context.arguments.narsync_arg)}; mv {done}.tmp {done}")
     session = f"narsync-bench-{os.getpid()}"
