@@ -102,7 +102,7 @@ def compare(context, workload, destinations):
         ratios = [r[f"ratio_{peer.key}"] for r in rounds]
         comparison["peers"].append({
             "key": peer.key, "label": peer.label, "modern": peer.modern, "version": context.peer_versions[peer.key],
-            "command": destinations.peer_note + peer.url_options, "summary": tool_summary([r[peer.key] for r in rounds], workload),
+            "command": destinations.peer_note.replace("KEY'", f"KEY{peer.url_options}'"), "summary": tool_summary([r[peer.key] for r in rounds], workload),
             "ratios": ratios, "ratio_median": median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios)})
     # The headline: against the modern peer when it ran.
     headline = next((p for p in comparison["peers"] if p["modern"]), comparison["peers"][0])
