@@ -55,6 +55,7 @@ public struct Setting: Sendable {
         destination("credentials-file", secret: true),
         destination("bearer-token-file", secret: true),
         destination("netrc-file", secret: true),
+        destination("ca-file"),
         destination("jobs"),
         destination("compression-level"),
         destination("zstd-threads"),

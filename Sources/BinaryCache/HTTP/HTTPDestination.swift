@@ -19,7 +19,7 @@ public final class HTTPDestination: BinaryCacheDestination, TransferStatisticsRe
         guard parsed.scheme == "http" || parsed.scheme == "https" else {
             throw DestinationError.configuration(url, "not an http:// or https:// URL")
         }
-        try parsed.rejectUnknownParameters(known: [], location: url)
+        try parsed.rejectUnknownParameters(known: ["ca-file", "tls-certificate", "tls-private-key"], location: url)
         // A login in the URL would show in `ps`, in logs and in error messages.
         if parsed.rest.prefix(while: { $0 != "/" }).contains("@") {
             throw DestinationError.configuration(
@@ -41,7 +41,18 @@ public final class HTTPDestination: BinaryCacheDestination, TransferStatisticsRe
             credentialSource = options.netrcFile.map { "the login for this host in \($0)" }
         }
         statistics = TransferStatistics()
-        curl = CurlMulti(name: "narsync-http", settings: options.transferSettings, statistics: statistics, logger: options.logger)
+        var settings = options.transferSettings
+        if parsed.scheme == "https" {
+            // The AWS tools' CA settings are for S3; an HTTP cache trusts what Nix trusts.
+            let candidates = TLSSettings.candidates(
+                url: parsed.value("ca-file"), configured: options.caFile, aws: [], environment: options.environment)
+            settings.tls = try TLSSettings.resolve(
+                candidates, clientCertificate: parsed.value("tls-certificate"), clientPrivateKey: parsed.value("tls-private-key"),
+                location: base)
+        } else if parsed.value("tls-certificate") != nil || parsed.value("tls-private-key") != nil {
+            throw DestinationError.configuration(base, "tls-certificate= and tls-private-key= need an https:// URL")
+        }
+        curl = CurlMulti(name: "narsync-http", settings: settings, statistics: statistics, logger: options.logger, destination: base)
         streamingThreshold = options.partSize
     }
 

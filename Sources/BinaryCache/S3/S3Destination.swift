@@ -15,11 +15,22 @@ public final class S3Destination: BinaryCacheDestination, MultipartUploadAbortin
     private let logger: Logger
 
     /// A destination for `location`, signing with `credentials`.
-    public init(location: S3Location, credentials: S3Credentials, options: DestinationOptions) {
+    /// - Throws: `DestinationError.configuration` for a CA bundle (see `TLSSettings`) that
+    ///   cannot be read.
+    public init(location: S3Location, credentials: S3Credentials, options: DestinationOptions) throws {
         self.location = location
         statistics = TransferStatistics()
+        var settings = options.transferSettings
+        if location.scheme == "https" {
+            let candidates = TLSSettings.candidates(
+                url: location.caFile, configured: options.caFile,
+                aws: TLSSettings.awsCandidates(profile: location.profile, environment: options.environment),
+                environment: options.environment)
+            settings.tls = try TLSSettings.resolve(candidates, location: location.description)
+        }
         let curl = CurlMulti(
-            name: "narsync-s3", settings: options.transferSettings, statistics: statistics, logger: options.logger)
+            name: "narsync-s3", settings: settings, statistics: statistics, logger: options.logger,
+            destination: location.description)
         client = S3Client(location: location, credentials: credentials, curl: curl)
         partSize = location.partSize ?? options.partSize
         window = PartWindow(limit: options.partsInFlight)
@@ -31,7 +42,7 @@ public final class S3Destination: BinaryCacheDestination, MultipartUploadAbortin
     public convenience init(url: String, options: DestinationOptions) throws {
         let location = try S3Location(parsing: url)
         let credentials = try S3Credentials.resolve(profile: location.profile, environment: options.environment)
-        self.init(location: location, credentials: credentials, options: options)
+        try self.init(location: location, credentials: credentials, options: options)
     }
 
     public var description: String { location.description }

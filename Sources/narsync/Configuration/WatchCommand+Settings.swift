@@ -28,6 +28,7 @@ extension WatchCommand {
         case "credentials-file": return optional(publishing.credentialsFile)
         case "bearer-token-file": return optional(publishing.bearerTokenFile)
         case "netrc-file": return optional(publishing.netrcFile)
+        case "ca-file": return optional(publishing.caFile)
         case "jobs": return [String(publishing.jobs)]
         case "compression-level": return [String(publishing.compressionLevel)]
         case "zstd-threads": return optional(publishing.zstdThreads.map(String.init))
