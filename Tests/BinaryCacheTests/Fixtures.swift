@@ -37,6 +37,11 @@ struct SharedMoto: Sendable {
         "s3://\(bucket)?endpoint=127.0.0.1:\(port ?? server.port)&scheme=http&region=us-east-1"
     }
 
+    /// A new, empty bucket of that name, made straight at moto.
+    func makeBucket(named bucket: String) throws {
+        try S3Destination(url: url(bucket: bucket), options: options()).createBucket()
+    }
+
     /// A new, empty bucket and a destination for it.
     func makeBucket(options: DestinationOptions? = nil) throws -> S3Destination {
         let bucket = "narsync-\(UUID().uuidString.prefix(8).lowercased())"

@@ -13,6 +13,8 @@ public final class HTTPDestination: BinaryCacheDestination, TransferStatisticsRe
     /// `Bearer <token>`; never printed.
     private let authorization: String?
     private let credentialSource: String?
+    /// Whether a client certificate is offered (https:// with `tls-certificate=`).
+    private let offersClientCertificate: Bool
 
     public init(url: String, options: DestinationOptions) throws {
         let parsed = try StoreURL(url)
@@ -52,6 +54,7 @@ public final class HTTPDestination: BinaryCacheDestination, TransferStatisticsRe
         } else if parsed.value("tls-certificate") != nil || parsed.value("tls-private-key") != nil {
             throw DestinationError.configuration(base, "tls-certificate= and tls-private-key= need an https:// URL")
         }
+        offersClientCertificate = settings.tls.clientCertificate != nil
         curl = CurlMulti(name: "narsync-http", settings: settings, statistics: statistics, logger: options.logger, destination: base)
         streamingThreshold = options.partSize
     }
@@ -110,11 +113,11 @@ public final class HTTPDestination: BinaryCacheDestination, TransferStatisticsRe
         case .success(let response) where response.isSuccess || accepting.contains(response.status):
             return response
         case .success(let response):
+            let message = Self.summary(of: response.body)
             throw DestinationError(
-                operation: operation, location: location,
-                reason: .status(response.status, code: nil, message: Self.summary(of: response.body)),
+                operation: operation, location: location, reason: .status(response.status, code: nil, message: message),
                 attempts: outcome.attempts, isTransient: RequestRetryPolicy.isTransient(status: response.status, errorCode: nil),
-                hint: hint(status: response.status))
+                hint: hint(status: response.status, message: message))
         case .failure(let failure):
             throw DestinationError(
                 operation: operation, location: location,
@@ -127,8 +130,13 @@ public final class HTTPDestination: BinaryCacheDestination, TransferStatisticsRe
         "\(baseURL)/\(S3Path.encodeKey(key))"
     }
 
-    private func hint(status: Int) -> String? {
+    private func hint(status: Int, message: String?) -> String? {
         switch status {
+        case 400 where message?.contains("SSL certificate") == true:
+            "the server wants a client certificate: give tls-certificate= and tls-private-key= in the URL"
+        case 400 where baseURL.hasPrefix("https://") && !offersClientCertificate:
+            // nginx says why in a body that a HEAD's answer does not have.
+            "if the server requires a client certificate, give tls-certificate= and tls-private-key= in the URL"
         case 401:
             credentialSource.map { "the server did not accept \($0)" }
                 ?? "the server wants credentials: give a bearer token file or a netrc file"
@@ -139,9 +147,13 @@ public final class HTTPDestination: BinaryCacheDestination, TransferStatisticsRe
         }
     }
 
-    /// The start of a plain-text error body, for the message.
+    /// The start of a plain-text error body, or an HTML page's title (nginx's "400 No
+    /// required SSL certificate was sent"), for the message.
     private static func summary(of body: [UInt8]) -> String? {
-        let text = String(decoding: body.prefix(200), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return text.isEmpty || text.hasPrefix("<") ? nil : text.replacingOccurrences(of: "\n", with: " ")
+        let text = String(decoding: body.prefix(400), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if text.hasPrefix("<") {
+            return text.firstMatch(of: /<title>([^<]{1,200})<\/title>/).map { String($0.output.1) }
+        }
+        return text.isEmpty ? nil : String(text.prefix(200)).replacingOccurrences(of: "\n", with: " ")
     }
 }
