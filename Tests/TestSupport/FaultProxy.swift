@@ -27,6 +27,38 @@ public final class FaultProxy: @unchecked Sendable {
         public var status: Int?
     }
 
+    /// A burst of throttling: from the request numbered `fromRequest` on, every request is
+    /// answered `fault` for `lasting`, as a busy S3 prefix or B2 answers 503 SlowDown or 429
+    /// for a while. A burst lasts a time, not a number of answers: a client that backs off
+    /// sends fewer requests into it, as it should.
+    public struct Burst: Sendable {
+        public var fromRequest: Int
+        public var lasting: Duration
+        public var fault: Fault
+
+        public init(fromRequest: Int, lasting: Duration, fault: Fault) {
+            self.fromRequest = fromRequest
+            self.lasting = lasting
+            self.fault = fault
+        }
+    }
+
+    /// A plan of bursts of throttling; requests outside them are forwarded.
+    public static func bursts(_ bursts: [Burst]) -> @Sendable (Int, String, String) -> Fault? {
+        let started = Locked([ContinuousClock.Instant?](repeating: nil, count: bursts.count))
+        return { index, _, _ in
+            let now = ContinuousClock.now
+            return started.withLock { started in
+                for (number, burst) in bursts.enumerated() where index >= burst.fromRequest {
+                    let start = started[number] ?? now
+                    started[number] = start
+                    if now - start < burst.lasting { return burst.fault }
+                }
+                return nil
+            }
+        }
+    }
+
     public let upstreamPort: Int
     /// Whether each answer says `Connection: close` and ends its connection, as moto does.
     public let closesConnections: Bool
