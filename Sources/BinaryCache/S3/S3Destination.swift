@@ -16,10 +16,16 @@ public final class S3Destination: BinaryCacheDestination, MultipartUploadAbortin
 
     /// A destination for `location`, signing with `credentials`.
     /// - Throws: `DestinationError.configuration` for a CA bundle (see `TLSSettings`) that
-    ///   cannot be read.
+    ///   cannot be read, or parts larger than the endpoint takes (`S3Location.maximumPartSize`).
     public init(location: S3Location, credentials: S3Credentials, options: DestinationOptions) throws {
         self.location = location
         statistics = TransferStatistics()
+        partSize = location.partSize ?? options.partSize
+        guard partSize <= location.maximumPartSize else {
+            throw DestinationError.configuration(
+                location.description, "parts of \(partSize >> 20) MiB exceed what \(location.endpoint) takes in one request",
+                hint: "use a part size of at most \(location.maximumPartSize >> 20) MiB (--part-size-mib, multipart-chunk-size=)")
+        }
         var settings = options.transferSettings
         if location.scheme == "https" {
             let candidates = TLSSettings.candidates(
@@ -32,7 +38,6 @@ public final class S3Destination: BinaryCacheDestination, MultipartUploadAbortin
             name: "narsync-s3", settings: settings, statistics: statistics, logger: options.logger,
             destination: location.description)
         client = S3Client(location: location, credentials: credentials, curl: curl)
-        partSize = location.partSize ?? options.partSize
         window = PartWindow(limit: options.partsInFlight)
         logger = options.logger
     }
@@ -81,7 +86,7 @@ public final class S3Destination: BinaryCacheDestination, MultipartUploadAbortin
     public func beginUpload(key: String, contentType: String, journal: (any UploadJournal)?) throws -> any ObjectUpload {
         try S3ObjectUpload(
             client: client, statistics: statistics, key: key, headers: objectHeaders(contentType), journal: journal,
-            partSize: partSize, window: window, logger: logger)
+            partSize: partSize, maximumPartSize: location.maximumPartSize, window: window, logger: logger)
     }
 
     public func abortUpload(key: String, uploadID: String) throws {

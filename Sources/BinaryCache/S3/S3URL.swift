@@ -83,6 +83,13 @@ public struct S3Location: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { "s3://\(bucket)" }
 
+    /// The largest request body the endpoint takes: S3's 5 GiB part, or 95 MiB for Cloudflare
+    /// R2, whose requests pass Cloudflare's proxy and its 100 MB limit.
+    public var maximumPartSize: Int {
+        let host = endpoint.split(separator: ":").first.map(String.init)?.lowercased() ?? ""
+        return host.hasSuffix(".r2.cloudflarestorage.com") ? 95 << 20 : PartSizing.maximumPartSize
+    }
+
     /// Whether requests name the bucket in the host rather than the path.
     var usesVirtualHost: Bool {
         switch addressingStyle {

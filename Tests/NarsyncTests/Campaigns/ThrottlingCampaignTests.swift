@@ -53,6 +53,22 @@ import TestSupport
         }
     }
 
+    /// How long the same backfill takes into a fresh bucket through a proxy that throttles nothing.
+    private func unthrottledTime(_ s3: NixAndBucket, _ key: (secretKeyFile: String, publicKey: String), _ paths: [String]) throws -> Duration {
+        let proxy = try FaultProxy(upstreamPort: s3.moto.port) { _, _, _ in nil }
+        defer { proxy.stop() }
+        let bucket = "\(s3.bucket)-calm"
+        try S3Destination(url: s3.url().replacingOccurrences(of: s3.bucket, with: bucket), options: DestinationOptions(environment: s3.environment))
+            .createBucket()
+        let start = ContinuousClock.now
+        let backfill = try Subprocess.run(narsyncExecutable, [
+            "backfill", "--to", s3.url(port: proxy.port).replacingOccurrences(of: s3.bucket, with: bucket),
+            "--key-file", key.secretKeyFile, "--store-root", s3.nix.storeRoot,
+        ] + paths, environment: s3.environment)
+        #expect(backfill.status == 0, "\(backfill.standardError)")
+        return ContinuousClock.now - start
+    }
+
     @Test func backfillThroughBurstsOfThrottlingSlowsDownRecoversAndLosesNothing() throws {
         let size = CampaignSize.current, plan = Plan.of(size)
         let report = CampaignReport(campaign: "throttling", size: size, seed: 0)
@@ -116,6 +132,7 @@ import TestSupport
         report.record("lowest limit", changes.map(\.to).min() ?? ceiling)
         report.record("most requests in flight at the proxy", proxy.maxConcurrentRequests)
         report.record("backfill time (s)", String(format: "%.1f", elapsed.timeInterval))
+        report.record("the same backfill unthrottled, into another bucket (s)", String(format: "%.1f", try unthrottledTime(s3, key, paths).timeInterval))
         report.publish()
         print("throttling campaign: \(paths.count) paths backfilled through \(throttledAnswers) throttling answers in \(String(format: "%.1f", elapsed.timeInterval)) s")
     }
