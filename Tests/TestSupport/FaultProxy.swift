@@ -22,6 +22,8 @@ public final class FaultProxy: @unchecked Sendable {
         public var method: String
         public var target: String
         public var fault: Fault?
+        /// Requests the proxy was answering when this one arrived, this one included.
+        public var concurrentAtArrival: Int
         /// The status the client was answered with in full; nil while the request is in
         /// flight, and for good when the answer was cut off or the client went away.
         public var status: Int?
@@ -92,8 +94,9 @@ public final class FaultProxy: @unchecked Sendable {
         while let head = try? client.readHead() {
             let (index, fault): (Int, Fault?) = lock.withLock {
                 let fault = plan(seen.count, head.method, head.target)
-                seen.append(Request(index: seen.count, method: head.method, target: head.target, fault: fault))
                 inFlight += 1
+                seen.append(Request(
+                    index: seen.count, method: head.method, target: head.target, fault: fault, concurrentAtArrival: inFlight))
                 mostInFlight = max(mostInFlight, inFlight)
                 return (seen.count - 1, fault)
             }

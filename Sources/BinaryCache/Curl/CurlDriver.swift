@@ -177,6 +177,13 @@ final class CurlDriver: @unchecked Sendable {
         exchange.completion(ExchangeOutcome(result: result, attempts: exchange.attempts))
     }
 
+    /// Completes an exchange that will not be sent (again). A streamed body's writer, which
+    /// may wait for curl to read, is turned away.
+    private func abandon(_ exchange: Exchange, with failure: TransportFailure) {
+        if case .stream(let stream) = exchange.makeRequest().body { stream.close() }
+        complete(exchange, with: .failure(failure))
+    }
+
     private var cancelled: TransportFailure {
         TransportFailure(code: 0, message: "cancelled", isTransient: false, isCancellation: true)
     }
@@ -194,7 +201,7 @@ final class CurlDriver: @unchecked Sendable {
         let cancelledWaiting = waitingForSlot.filter { $0.cancellation?.isCancelled == true }
         if !cancelledWaiting.isEmpty {
             waitingForSlot.removeAll { $0.cancellation?.isCancelled == true }
-            cancelledWaiting.forEach { complete($0, with: .failure(cancelled)) }
+            cancelledWaiting.forEach { abandon($0, with: cancelled) }
         }
         for attempt in active.values where attempt.exchange.cancellation?.isCancelled == true {
             detach(attempt)
@@ -242,7 +249,7 @@ final class CurlDriver: @unchecked Sendable {
             detach(attempt)
             complete(attempt.exchange, with: .failure(closed))
         }
-        (submitted + waitingForSlot + waitingToRetry.map(\.exchange)).forEach { complete($0, with: .failure(closed)) }
+        (submitted + waitingForSlot + waitingToRetry.map(\.exchange)).forEach { abandon($0, with: closed) }
         waitingForSlot.removeAll()
         waitingToRetry.removeAll()
         curl_multi_cleanup(multi)
