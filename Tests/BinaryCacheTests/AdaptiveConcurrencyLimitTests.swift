@@ -68,4 +68,16 @@ import Testing
         #expect(limit.throttled(sent: at(0), now: at(1)) == nil)
         #expect(limit.completed(now: at(5000)) == nil)
     }
+
+    @Test func whichAnswersAskForFewerRequests() {
+        let error = { (code: String) in Array("<Error><Code>\(code)</Code><Message>m</Message></Error>".utf8) }
+        #expect(RequestRetryPolicy.isThrottling(status: 503, body: error("SlowDown")))
+        #expect(RequestRetryPolicy.isThrottling(status: 429, body: []))
+        #expect(RequestRetryPolicy.isThrottling(status: 400, body: error("Throttling")))
+        // A throttled HEAD has no body to say so.
+        #expect(RequestRetryPolicy.isThrottling(status: 503, body: []))
+        #expect(!RequestRetryPolicy.isThrottling(status: 503, body: error("ServiceUnavailable")))
+        #expect(!RequestRetryPolicy.isThrottling(status: 500, body: error("InternalError")))
+        #expect(!RequestRetryPolicy.isThrottling(status: 400, body: error("InvalidArgument")))
+    }
 }
