@@ -30,7 +30,7 @@ import TestSupport
     }
 
     @Test func noMoreRequestsThanTheCeilingAreInFlight() throws {
-        let moto = try SharedMoto.required
+        let moto = try SharedS3.required(.moto)
         let bucket = try moto.makeBucket()
         let proxy = try FaultProxy(upstreamPort: moto.server.port) { _, _, _ in .delay(.milliseconds(150)) }
         defer { proxy.stop() }
@@ -42,7 +42,7 @@ import TestSupport
     }
 
     @Test func throttlingAnswersLowerTheRequestsInFlight() throws {
-        let moto = try SharedMoto.required
+        let moto = try SharedS3.required(.moto)
         let bucket = try moto.makeBucket()
         // The first 8 requests: throttled. All: slow enough to overlap.
         let proxy = try FaultProxy(upstreamPort: moto.server.port) { index, _, _ in

@@ -22,7 +22,7 @@ import TestSupport
 
     /// nginx in front of the suite's moto, and a bucket made through it.
     private func frontedBucket() throws -> (nginx: TLSFrontProxy, bucket: String) {
-        let moto = try SharedMoto.required
+        let moto = try SharedS3.required(.moto)
         let nginx = try TLSFrontProxy(upstreamPort: moto.server.port, identity: server)
         let bucket = "narsync-\(UUID().uuidString.prefix(8).lowercased())"
         try moto.makeBucket(named: bucket)
@@ -60,7 +60,7 @@ import TestSupport
     /// place is honoured, and wins); the wrong CA there and the right one in every later place
     /// fails (the later places are not consulted).
     @Test func everyCAPlaceIsHonouredAndWinsOverTheLaterOnes() throws {
-        let moto = try SharedMoto.required
+        let moto = try SharedS3.required(.moto)
         let (nginx, bucket) = try frontedBucket()
         defer { nginx.stop() }
         let count = places("").count
@@ -89,7 +89,7 @@ import TestSupport
     }
 
     @Test func anUntrustedCertificateFailsOnceInOneLineNamingTheHost() throws {
-        let moto = try SharedMoto.required
+        let moto = try SharedS3.required(.moto)
         let (nginx, bucket) = try frontedBucket()
         defer { nginx.stop() }
         // Nothing names a CA: the system store, which does not hold the test CA.
@@ -104,7 +104,7 @@ import TestSupport
     }
 
     @Test func aCABundleThatCannotBeReadIsRefusedBeforeAnyRequest() throws {
-        let moto = try SharedMoto.required
+        let moto = try SharedS3.required(.moto)
         let missing = directory.appending("missing.pem")
         let error = #expect(throws: DestinationError.self) {
             try S3Destination(
@@ -114,7 +114,7 @@ import TestSupport
     }
 
     @Test func aMultipartNARGoesThroughHTTP2() throws {
-        let moto = try SharedMoto.required
+        let moto = try SharedS3.required(.moto)
         let (nginx, bucket) = try frontedBucket()
         defer { nginx.stop() }
         let destination = try S3Destination(
@@ -160,7 +160,7 @@ import TestSupport
     }
 
     @Test func requestsGoThroughTheHTTPSProxyUnlessNoProxyNamesTheHost() throws {
-        let moto = try SharedMoto.required
+        let moto = try SharedS3.required(.moto)
         let (nginx, bucket) = try frontedBucket()
         defer { nginx.stop() }
         let proxy = try ConnectProxy()

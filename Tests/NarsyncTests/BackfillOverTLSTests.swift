@@ -16,7 +16,7 @@ import TestSupport
         s3 = try NixAndBucket(bucketPrefix: "narsync-tls")
         key = try s3.nix.generateKey(name: "narsync-tls-1")
         authority = try TestCertificateAuthority(name: "backfill", in: s3.nix.directory.path)
-        nginx = try TLSFrontProxy(upstreamPort: s3.moto.port, identity: try authority.serverIdentity())
+        nginx = try TLSFrontProxy(upstreamPort: s3.server.port, identity: try authority.serverIdentity())
     }
 
     private var httpsURL: String {
@@ -50,8 +50,7 @@ import TestSupport
         let errorLines = refused.standardError.split(separator: "\n").filter { $0.contains("does not verify") }
         #expect(errorLines.count == 1 && errorLines[0].contains(nginx.endpoint), "\(refused.standardError)")
 
-        try s3.moto.disableSignatureChecking()
-        try s3.moto.allowAnonymousReads(bucket: s3.bucket)
+        try s3.server.allowAnonymousReads(bucket: s3.bucket)
         let fresh = s3.nix.makeStoreRoot("fresh-tls")
         var nixEnvironment = s3.nix.environment
         nixEnvironment["NIX_SSL_CERT_FILE"] = authority.certificateFile

@@ -55,7 +55,7 @@ import TestSupport
 
     /// How long the same backfill takes into a fresh bucket through a proxy that throttles nothing.
     private func unthrottledTime(_ s3: NixAndBucket, _ key: (secretKeyFile: String, publicKey: String), _ paths: [String]) throws -> Duration {
-        let proxy = try FaultProxy(upstreamPort: s3.moto.port) { _, _, _ in nil }
+        let proxy = try FaultProxy(upstreamPort: s3.server.port) { _, _, _ in nil }
         defer { proxy.stop() }
         let bucket = "\(s3.bucket)-calm"
         try S3Destination(url: s3.url().replacingOccurrences(of: s3.bucket, with: bucket), options: DestinationOptions(environment: s3.environment))
@@ -74,7 +74,7 @@ import TestSupport
         let report = CampaignReport(campaign: "throttling", size: size, seed: 0)
         let s3 = try NixAndBucket(bucketPrefix: "narsync-throttled")
         let key = try s3.nix.generateKey(name: "throttling-1")
-        let proxy = try FaultProxy(upstreamPort: s3.moto.port, plan: FaultProxy.bursts(plan.bursts))
+        let proxy = try FaultProxy(upstreamPort: s3.server.port, plan: FaultProxy.bursts(plan.bursts))
         defer { proxy.stop() }
         let checker = CacheInvariantChecker(.destination(try s3.signedBucket()), recheckWholeNarInfos: false)
         checker.start()
