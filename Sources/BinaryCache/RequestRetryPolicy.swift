@@ -44,6 +44,15 @@ public struct RequestRetryPolicy: Sendable, Equatable {
         return ["SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "Throttling"].contains(errorCode)
     }
 
+    /// Whether an answer asks the client to send fewer requests: 429 Too Many Requests (B2,
+    /// HTTP caches), S3's 503 SlowDown and the error codes other S3 servers use for it, and a
+    /// 503 without a body, which is how S3 answers a HEAD it throttles.
+    static func isThrottling(status: Int, body: [UInt8]) -> Bool {
+        if status == 429 || (status == 503 && body.isEmpty) { return true }
+        guard status == 503 || status == 400, let code = S3ErrorBody(body)?.code else { return false }
+        return ["SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests"].contains(code)
+    }
+
     /// The wait a `Retry-After` header asks for: seconds, or an HTTP date.
     static func parseRetryAfter(_ value: String?, now: Date = Date()) -> Duration? {
         guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }

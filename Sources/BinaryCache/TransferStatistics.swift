@@ -10,6 +10,8 @@ public final class TransferStatistics: Sendable {
     private let receivedCount = Atomic<Int>(0)
     private let reusedPartCount = Atomic<Int>(0)
     private let resumedUploadCount = Atomic<Int>(0)
+    private let throttledCount = Atomic<Int>(0)
+    private let currentRequestLimit = Atomic<Int>(0)
 
     public init() {}
 
@@ -26,6 +28,11 @@ public final class TransferStatistics: Sendable {
     /// Multipart uploads completed with parts of an interrupted run.
     public var uploadsResumed: Int { resumedUploadCount.load(ordering: .relaxed) }
 
+    /// Answers that asked for fewer requests (503 SlowDown, 429).
+    public var throttledAnswers: Int { throttledCount.load(ordering: .relaxed) }
+    /// Requests that may be in flight now: the ceiling, or less while the server throttles.
+    public var requestLimit: Int { currentRequestLimit.load(ordering: .relaxed) }
+
     func recordRequest() { requestCount.add(1, ordering: .relaxed) }
     func recordRetry() { retryCount.add(1, ordering: .relaxed) }
     func recordTransferred(sent: Int, received: Int) {
@@ -34,6 +41,8 @@ public final class TransferStatistics: Sendable {
     }
     func recordReusedPart() { reusedPartCount.add(1, ordering: .relaxed) }
     func recordResumedUpload() { resumedUploadCount.add(1, ordering: .relaxed) }
+    func recordThrottled() { throttledCount.add(1, ordering: .relaxed) }
+    func recordRequestLimit(_ limit: Int) { currentRequestLimit.store(limit, ordering: .relaxed) }
 }
 
 /// A destination that counts its traffic; the pipeline reports the counts when it finishes.

@@ -67,6 +67,7 @@ public enum SettingName: String, CaseIterable, Sendable {
     case credentialsFile = "credentials-file"
     case bearerTokenFile = "bearer-token-file"
     case netrcFile = "netrc-file"
+    case caFile = "ca-file"
     case jobs
     case compressionLevel = "compression-level"
     case zstdThreads = "zstd-threads"
@@ -96,7 +97,7 @@ public enum SettingName: String, CaseIterable, Sendable {
         case .to: destination(key: "url")
         case .keyFile: destination(key: "key-files", kind: .list, secret: true)
         case .credentialsFile, .bearerTokenFile, .netrcFile: destination(secret: true)
-        case .jobs, .compressionLevel, .zstdThreads, .priority, .partSizeMib, .partsInFlight: destination()
+        case .caFile, .jobs, .compressionLevel, .zstdThreads, .priority, .partSizeMib, .partsInFlight: destination()
         case .include, .exclude, .skipSignedBy: destination(kind: .list)
         case .keepDerivations: destination(kind: .flag)
         }

@@ -40,6 +40,11 @@ struct SharedS3: Sendable {
     /// The store URL of `bucket`, reached directly or through a proxy on `port`.
     func url(bucket: String, port: Int? = nil) -> String { server.url(bucket: bucket, port: port) }
 
+    /// A new, empty bucket of that name, made straight at moto.
+    func makeBucket(named bucket: String) throws {
+        try S3Destination(url: url(bucket: bucket), options: options()).createBucket()
+    }
+
     /// A new, empty bucket and a destination for it.
     func makeBucket(options: DestinationOptions? = nil) throws -> S3Destination {
         let destination = try S3Destination(url: url(bucket: S3Server.uniqueBucketName()), options: options ?? self.options())

@@ -51,6 +51,24 @@ import Testing
         #expect(total >= 5 << 40)
         #expect((1...PartSizing.maximumParts).allSatisfy { sizing.size(ofPart: $0) <= 5 << 30 })
     }
+
+    /// Cloudflare's proxy takes requests of 100 MB at most: R2's parts stop growing under it,
+    /// and 10,000 of them still hold a NAR of more than 600 GiB.
+    @Test func partsForR2StayUnderCloudflaresRequestLimit() throws {
+        let location = try S3Location(parsing: "s3://cache?region=auto&endpoint=https://0123abcd.r2.cloudflarestorage.com")
+        #expect(location.maximumPartSize == 95 << 20)
+        #expect(try S3Location(parsing: "s3://cache?region=eu-west-1").maximumPartSize == 5 << 30)
+        let sizing = PartSizing(initial: DestinationOptions().partSize, maximum: location.maximumPartSize)
+        #expect((1...PartSizing.maximumParts).allSatisfy { sizing.size(ofPart: $0) < 100_000_000 })
+        #expect((1...PartSizing.maximumParts).reduce(0) { $0 + sizing.size(ofPart: $1) } > 600 << 30)
+        let tooLarge = #expect(throws: DestinationError.self) {
+            try S3Destination(
+                location: S3Location(parsing: "s3://cache?region=auto&endpoint=https://a.r2.cloudflarestorage.com&multipart-chunk-size=\(128 << 20)"),
+                credentials: S3Credentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "secret", source: "test"),
+                options: DestinationOptions(environment: [:]))
+        }
+        #expect("\(tooLarge.map(String.init(describing:)) ?? "")".contains("at most 95 MiB"))
+    }
 }
 
 @Suite struct S3XMLTests {

@@ -22,9 +22,43 @@ public final class FaultProxy: @unchecked Sendable {
         public var method: String
         public var target: String
         public var fault: Fault?
+        /// Requests the proxy was answering when this one arrived, this one included.
+        public var concurrentAtArrival: Int
         /// The status the client was answered with in full; nil while the request is in
         /// flight, and for good when the answer was cut off or the client went away.
         public var status: Int?
+    }
+
+    /// A burst of throttling: from the request numbered `fromRequest` on, every request is
+    /// answered `fault` for `lasting`, as a busy S3 prefix or B2 answers 503 SlowDown or 429
+    /// for a while. A burst lasts a time, not a number of answers: a client that backs off
+    /// sends fewer requests into it, as it should.
+    public struct Burst: Sendable {
+        public var fromRequest: Int
+        public var lasting: Duration
+        public var fault: Fault
+
+        public init(fromRequest: Int, lasting: Duration, fault: Fault) {
+            self.fromRequest = fromRequest
+            self.lasting = lasting
+            self.fault = fault
+        }
+    }
+
+    /// A plan of bursts of throttling; requests outside them are forwarded.
+    public static func bursts(_ bursts: [Burst]) -> @Sendable (Int, String, String) -> Fault? {
+        let started = Locked([ContinuousClock.Instant?](repeating: nil, count: bursts.count))
+        return { index, _, _ in
+            let now = ContinuousClock.now
+            return started.withLock { started in
+                for (number, burst) in bursts.enumerated() where index >= burst.fromRequest {
+                    let start = started[number] ?? now
+                    started[number] = start
+                    if now - start < burst.lasting { return burst.fault }
+                }
+                return nil
+            }
+        }
     }
 
     public let upstreamPort: Int
@@ -60,8 +94,9 @@ public final class FaultProxy: @unchecked Sendable {
         while let head = try? client.readHead() {
             let (index, fault): (Int, Fault?) = lock.withLock {
                 let fault = plan(seen.count, head.method, head.target)
-                seen.append(Request(index: seen.count, method: head.method, target: head.target, fault: fault))
                 inFlight += 1
+                seen.append(Request(
+                    index: seen.count, method: head.method, target: head.target, fault: fault, concurrentAtArrival: inFlight))
                 mostInFlight = max(mostInFlight, inFlight)
                 return (seen.count - 1, fault)
             }

@@ -141,6 +141,13 @@ public final class SocketConnection: @unchecked Sendable {
         return out
     }
 
+    /// The bytes buffered, or else the next bytes to arrive; nil once the peer has closed.
+    public func readAvailable() throws -> [UInt8]? {
+        if offset == buffer.count, try !fill() { return nil }
+        defer { offset = buffer.count }
+        return Array(buffer[offset...])
+    }
+
     /// Everything until the peer closes.
     public func readToEnd() throws -> [UInt8] {
         var out = Array(buffer[offset...])

@@ -54,6 +54,7 @@ let
       };
       bearerTokenFile = mkOption { type = secretFile; default = null; description = "HTTP(S): file holding a bearer token."; };
       netrcFile = mkOption { type = secretFile; default = null; description = "HTTP(S): netrc file with the cache's login."; };
+      caFile = mkOption { type = types.nullOr types.str; default = null; example = "/etc/ssl/private-ca.pem"; description = "HTTPS: PEM file of the CAs to trust instead of the system store (a private CA)."; };
       jobs = mkOption { type = types.nullOr types.ints.positive; default = null; description = "Uploads in flight; defaults to services.narsync.jobs."; };
       compressionLevel = mkOption { type = types.ints.between 1 19; default = 3; description = "zstd level."; };
       priority = mkOption { type = types.int; default = 40; description = "Priority of a new cache's nix-cache-info."; };
@@ -88,6 +89,7 @@ let
     credentials-file = if destination.credentialsFile != null then credentialPath index "s3-credentials" else null;
     bearer-token-file = if destination.bearerTokenFile != null then credentialPath index "bearer-token" else null;
     netrc-file = if destination.netrcFile != null then credentialPath index "netrc" else null;
+    ca-file = destination.caFile;
     jobs = if destination.jobs != null then destination.jobs else cfg.jobs;
     compression-level = destination.compressionLevel;
     priority = destination.priority;

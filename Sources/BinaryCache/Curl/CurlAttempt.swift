@@ -10,6 +10,11 @@ struct TransferSettings: Sendable {
     /// curl reads credentials for the host from this netrc file, if set.
     var netrcFile: String?
     var retry: RequestRetryPolicy
+    /// Which CAs are trusted, and the client certificate, for https:// requests.
+    var tls: TLSSettings = .systemStore
+    var proxy = ProxySettings(environment: [:])
+    /// The most requests in flight at once; throttling answers lower the limit below it.
+    var maximumRequestsInFlight = 8
 }
 
 /// One attempt at an exchange: a curl easy handle, the request's body and the answer collected
@@ -25,14 +30,18 @@ final class CurlAttempt {
     private var bodyOffset = 0
     private var responseHeaders: [String: String] = [:]
     private var responseBody: [UInt8] = []
+    /// When the attempt was handed to curl.
+    let started = ContinuousClock.now
     private var lastProgress = ContinuousClock.now
     private var bytesMoved: curl_off_t = 0
+    private let tls: TLSSettings
 
     init?(exchange: Exchange, request: HTTPRequest, settings: TransferSettings) {
         guard let handle = curl_easy_init() else { return nil }
         self.exchange = exchange
         self.request = request
         self.handle = handle
+        tls = settings.tls
         errorBuffer[0] = 0
         configure(settings)
     }
@@ -60,6 +69,9 @@ final class CurlAttempt {
         if request.url.hasPrefix("https://") { ccurl_easy_setopt_long(handle, CURLOPT_PIPEWAIT, 1) }
         ccurl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(settings.connectTimeout.milliseconds))
         ccurl_easy_setopt_long(handle, CURLOPT_UPLOAD_BUFFERSIZE, 512 * 1024)
+        configureTLS(settings.tls)
+        ccurl_easy_setopt_string(handle, CURLOPT_PROXY, settings.proxy.proxy(for: request.url))
+        if let noProxy = settings.proxy.noProxy { ccurl_easy_setopt_string(handle, CURLOPT_NOPROXY, noProxy) }
         if let netrc = settings.netrcFile {
             ccurl_easy_setopt_long(handle, CURLOPT_NETRC, Int(CURL_NETRC_OPTIONAL.rawValue))
             ccurl_easy_setopt_string(handle, CURLOPT_NETRC_FILE, netrc)
@@ -75,6 +87,17 @@ final class CurlAttempt {
             headerList = curl_slist_append(headerList, header)
         }
         ccurl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList)
+    }
+
+    /// A CA bundle given replaces the system store (CAINFO without CAPATH), as the AWS tools'
+    /// `ca_bundle` does; peer and host verification stay curl's default, on.
+    private func configureTLS(_ tls: TLSSettings) {
+        if let caFile = tls.caFile {
+            ccurl_easy_setopt_string(handle, CURLOPT_CAINFO, caFile)
+            ccurl_easy_setopt_string(handle, CURLOPT_CAPATH, nil)
+        }
+        if let certificate = tls.clientCertificate { ccurl_easy_setopt_string(handle, CURLOPT_SSLCERT, certificate) }
+        if let key = tls.clientPrivateKey { ccurl_easy_setopt_string(handle, CURLOPT_SSLKEY, key) }
     }
 
     private func configureMethod(_ me: UnsafeMutableRawPointer) {
@@ -144,6 +167,9 @@ final class CurlAttempt {
         responseBody.append(contentsOf: bytes)
     }
 
+    /// The answer's body as received so far (whole, once curl reports the attempt done).
+    var responseBodySoFar: [UInt8] { responseBody }
+
     /// Whether no byte went either way for `timeout`. curl's own low-speed limit averages over
     /// seconds and so misses a stall right after a fast upload; counting bytes does not.
     func hasStalled(now: ContinuousClock.Instant, timeout: Duration) -> Bool {
@@ -161,7 +187,11 @@ final class CurlAttempt {
     func finish(code: CURLcode, statistics: TransferStatistics) -> Result<HTTPResponse, TransportFailure> {
         recordTraffic(in: statistics)
         guard code == CURLE_OK else {
-            let detail = errorBuffer[0] != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(code))
+            var detail = errorBuffer[0] != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(code))
+            if Self.tlsFailures.contains(code) {
+                detail = tls.failureMessage(
+                    host: Self.authority(of: request.url), reason: detail, isVerificationFailure: code == CURLE_PEER_FAILED_VERIFICATION)
+            }
             return .failure(TransportFailure(code: Int(code.rawValue), message: detail, isTransient: Self.isTransient(code)))
         }
         var status = 0
@@ -175,6 +205,18 @@ final class CurlAttempt {
         ccurl_easy_getinfo_off(handle, CURLINFO_SIZE_UPLOAD_T, &sent)
         ccurl_easy_getinfo_off(handle, CURLINFO_SIZE_DOWNLOAD_T, &received)
         statistics.recordTransferred(sent: Int(sent), received: Int(received))
+    }
+
+    /// Failures of the TLS handshake or of the certificates, whose messages name the host.
+    static let tlsFailures: [CURLcode] = [
+        CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CONNECT_ERROR, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CACERT_BADFILE,
+        CURLE_SSL_ISSUER_ERROR, CURLE_SSL_CIPHER, CURLE_SSL_ENGINE_NOTFOUND,
+    ]
+
+    /// `host:port` of a URL, for messages.
+    static func authority(of url: String) -> String {
+        let afterScheme = url.range(of: "://").map { url[$0.upperBound...] } ?? url[...]
+        return String(afterScheme.prefix { $0 != "/" && $0 != "?" })
     }
 
     /// Failures that another attempt may not meet: timeouts, refused, reset or dropped connections.

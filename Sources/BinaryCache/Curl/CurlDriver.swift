@@ -19,13 +19,22 @@ final class CurlDriver: @unchecked Sendable {
     private let inbox = Locked(Inbox())
     private var active: [UnsafeMutableRawPointer: CurlAttempt] = [:]
     private var waitingToRetry: [(due: ContinuousClock.Instant, exchange: Exchange)] = []
+    /// Exchanges waiting for the limit to let them in, oldest first. Callers bound how many
+    /// they start (jobs, parts in flight), and so this queue.
+    private var waitingForSlot: [Exchange] = []
+    private var limit: AdaptiveConcurrencyLimit
+    /// The destination, for the log lines that say its limit changed.
+    private let destination: String
 
-    init(settings: TransferSettings, statistics: TransferStatistics, logger: Logger) {
+    init(settings: TransferSettings, statistics: TransferStatistics, logger: Logger, destination: String) {
         guard let multi = curl_multi_init() else { fatalError("curl_multi_init failed: out of memory") }
         self.multi = multi
         self.settings = settings
         self.statistics = statistics
         self.logger = logger
+        self.destination = destination
+        limit = AdaptiveConcurrencyLimit(ceiling: settings.maximumRequestsInFlight)
+        statistics.recordRequestLimit(limit.current)
         ccurl_multi_setopt_long(multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
     }
 
@@ -67,15 +76,24 @@ final class CurlDriver: @unchecked Sendable {
                 shutDown(abandoning: submitted)
                 return
             }
-            submitted.forEach(startAttempt)
+            waitingForSlot += submitted
             startDueRetries()
             dropCancelled()
+            admitWaiting()
             dropStalled()
             resumeReadableStreams()
             var running: Int32 = 0
             curl_multi_perform(multi, &running)
             collectFinished()
+            admitWaiting()
             curl_multi_poll(multi, nil, 0, pollTimeout(), nil)
+        }
+    }
+
+    /// Starts waiting exchanges while the limit has room for them.
+    private func admitWaiting() {
+        while active.count < limit.current, !waitingForSlot.isEmpty {
+            startAttempt(waitingForSlot.removeFirst())
         }
     }
 
@@ -101,8 +119,35 @@ final class CurlDriver: @unchecked Sendable {
             else { continue }
             let code = message.pointee.data.result
             detach(attempt)
+            adaptLimit(to: attempt, code: code)
             finish(attempt.exchange, with: attempt.finish(code: code, statistics: statistics), streamed: attempt.streamBody != nil)
         }
+    }
+
+    /// Lowers the limit when the server said "slow down", lets it grow back when it did not.
+    private func adaptLimit(to attempt: CurlAttempt, code: CURLcode) {
+        guard code == CURLE_OK else { return }
+        var status = 0
+        ccurl_easy_getinfo_long(attempt.handle, CURLINFO_RESPONSE_CODE, &status)
+        let now = ContinuousClock.now
+        let change: AdaptiveConcurrencyLimit.Change?
+        if RequestRetryPolicy.isThrottling(status: status, body: attempt.responseBodySoFar) {
+            statistics.recordThrottled()
+            change = limit.throttled(sent: attempt.started, now: now)
+        } else {
+            change = limit.completed(now: now)
+        }
+        switch change {
+        case .decreased(let before, let after):
+            logger.notice("\(destination) throttles (HTTP \(status)): requests in flight limited to \(after), from \(before)")
+        case .increased(let before, let after) where after == limit.ceiling:
+            logger.notice("\(destination) no longer throttles: requests in flight back to \(after), from \(before)")
+        case .increased(let before, let after):
+            logger.debug("\(destination): requests in flight limited to \(after), from \(before)")
+        case nil:
+            return
+        }
+        statistics.recordRequestLimit(limit.current)
     }
 
     /// Completes the exchange, or schedules it again if the failure is transient and the
@@ -132,6 +177,13 @@ final class CurlDriver: @unchecked Sendable {
         exchange.completion(ExchangeOutcome(result: result, attempts: exchange.attempts))
     }
 
+    /// Completes an exchange that will not be sent (again). A streamed body's writer, which
+    /// may wait for curl to read, is turned away.
+    private func abandon(_ exchange: Exchange, with failure: TransportFailure) {
+        if case .stream(let stream) = exchange.makeRequest().body { stream.close() }
+        complete(exchange, with: .failure(failure))
+    }
+
     private var cancelled: TransportFailure {
         TransportFailure(code: 0, message: "cancelled", isTransient: false, isCancellation: true)
     }
@@ -141,10 +193,16 @@ final class CurlDriver: @unchecked Sendable {
         let due = waitingToRetry.filter { $0.due <= now || $0.exchange.cancellation?.isCancelled == true }
         guard !due.isEmpty else { return }
         waitingToRetry.removeAll { $0.due <= now || $0.exchange.cancellation?.isCancelled == true }
-        due.forEach { startAttempt($0.exchange) }
+        // Ahead of new exchanges: a retried request has waited its turn already.
+        waitingForSlot.insert(contentsOf: due.map(\.exchange), at: 0)
     }
 
     private func dropCancelled() {
+        let cancelledWaiting = waitingForSlot.filter { $0.cancellation?.isCancelled == true }
+        if !cancelledWaiting.isEmpty {
+            waitingForSlot.removeAll { $0.cancellation?.isCancelled == true }
+            cancelledWaiting.forEach { abandon($0, with: cancelled) }
+        }
         for attempt in active.values where attempt.exchange.cancellation?.isCancelled == true {
             detach(attempt)
             complete(attempt.exchange, with: .failure(cancelled))
@@ -191,7 +249,8 @@ final class CurlDriver: @unchecked Sendable {
             detach(attempt)
             complete(attempt.exchange, with: .failure(closed))
         }
-        (submitted + waitingToRetry.map(\.exchange)).forEach { complete($0, with: .failure(closed)) }
+        (submitted + waitingForSlot + waitingToRetry.map(\.exchange)).forEach { abandon($0, with: closed) }
+        waitingForSlot.removeAll()
         waitingToRetry.removeAll()
         curl_multi_cleanup(multi)
     }

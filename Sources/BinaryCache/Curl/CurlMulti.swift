@@ -12,10 +12,11 @@ import NixStore
 final class CurlMulti: Sendable {
     private let driver: CurlDriver
 
-    init(name: String, settings: TransferSettings, statistics: TransferStatistics, logger: Logger) {
+    /// - Parameter destination: the destination, as log lines name it.
+    init(name: String, settings: TransferSettings, statistics: TransferStatistics, logger: Logger, destination: String) {
         // makeDestination has reported a missing libcurl as the user's problem already.
         if let problem = CurlMulti.libraryProblem { fatalError("cannot load libcurl: \(problem)") }
-        driver = CurlDriver(settings: settings, statistics: statistics, logger: logger)
+        driver = CurlDriver(settings: settings, statistics: statistics, logger: logger, destination: destination)
         let driver = self.driver
         let thread = Thread { driver.run() }
         thread.name = name

@@ -13,13 +13,15 @@ public final class HTTPDestination: BinaryCacheDestination, TransferStatisticsRe
     /// `Bearer <token>`; never printed.
     private let authorization: String?
     private let credentialSource: String?
+    /// Whether a client certificate is offered (https:// with `tls-certificate=`).
+    private let offersClientCertificate: Bool
 
     public init(url: String, options: DestinationOptions) throws {
         let parsed = try StoreURL(url)
         guard parsed.scheme == "http" || parsed.scheme == "https" else {
             throw DestinationError.configuration(url, "not an http:// or https:// URL")
         }
-        try parsed.rejectUnknownParameters(known: [], location: url)
+        try parsed.rejectUnknownParameters(known: ["ca-file", "tls-certificate", "tls-private-key"], location: url)
         // A login in the URL would show in `ps`, in logs and in error messages.
         if parsed.rest.prefix(while: { $0 != "/" }).contains("@") {
             throw DestinationError.configuration(
@@ -41,7 +43,19 @@ public final class HTTPDestination: BinaryCacheDestination, TransferStatisticsRe
             credentialSource = options.netrcFile.map { "the login for this host in \($0)" }
         }
         statistics = TransferStatistics()
-        curl = CurlMulti(name: "narsync-http", settings: options.transferSettings, statistics: statistics, logger: options.logger)
+        var settings = options.transferSettings
+        if parsed.scheme == "https" {
+            // The AWS tools' CA settings are for S3; an HTTP cache trusts what Nix trusts.
+            let candidates = TLSSettings.candidates(
+                url: parsed.value("ca-file"), configured: options.caFile, aws: [], environment: options.environment)
+            settings.tls = try TLSSettings.resolve(
+                candidates, clientCertificate: parsed.value("tls-certificate"), clientPrivateKey: parsed.value("tls-private-key"),
+                location: base)
+        } else if parsed.value("tls-certificate") != nil || parsed.value("tls-private-key") != nil {
+            throw DestinationError.configuration(base, "tls-certificate= and tls-private-key= need an https:// URL")
+        }
+        offersClientCertificate = settings.tls.clientCertificate != nil
+        curl = CurlMulti(name: "narsync-http", settings: settings, statistics: statistics, logger: options.logger, destination: base)
         streamingThreshold = options.partSize
     }
 
@@ -121,11 +135,11 @@ public final class HTTPDestination: BinaryCacheDestination, TransferStatisticsRe
         case .success(let response) where response.isSuccess || accepting.contains(response.status):
             return response
         case .success(let response):
+            let message = Self.summary(of: response.body)
             throw DestinationError(
-                operation: operation, location: location,
-                reason: .status(response.status, code: nil, message: Self.summary(of: response.body)),
+                operation: operation, location: location, reason: .status(response.status, code: nil, message: message),
                 attempts: outcome.attempts, isTransient: RequestRetryPolicy.isTransient(status: response.status, errorCode: nil),
-                hint: hint(status: response.status))
+                hint: hint(status: response.status, message: message))
         case .failure(let failure):
             throw DestinationError(
                 operation: operation, location: location,
@@ -138,8 +152,13 @@ public final class HTTPDestination: BinaryCacheDestination, TransferStatisticsRe
         "\(baseURL)/\(S3Path.encodeKey(key))"
     }
 
-    private func hint(status: Int) -> String? {
+    private func hint(status: Int, message: String?) -> String? {
         switch status {
+        case 400 where message?.contains("SSL certificate") == true:
+            "the server wants a client certificate: give tls-certificate= and tls-private-key= in the URL"
+        case 400 where baseURL.hasPrefix("https://") && !offersClientCertificate:
+            // nginx says why in a body that a HEAD's answer does not have.
+            "if the server requires a client certificate, give tls-certificate= and tls-private-key= in the URL"
         case 401:
             credentialSource.map { "the server did not accept \($0)" }
                 ?? "the server wants credentials: give a bearer token file or a netrc file"
@@ -150,9 +169,13 @@ public final class HTTPDestination: BinaryCacheDestination, TransferStatisticsRe
         }
     }
 
-    /// The start of a plain-text error body, for the message.
+    /// The start of a plain-text error body, or an HTML page's title (nginx's "400 No
+    /// required SSL certificate was sent"), for the message.
     private static func summary(of body: [UInt8]) -> String? {
-        let text = String(decoding: body.prefix(200), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return text.isEmpty || text.hasPrefix("<") ? nil : text.replacingOccurrences(of: "\n", with: " ")
+        let text = String(decoding: body.prefix(400), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if text.hasPrefix("<") {
+            return text.firstMatch(of: /<title>([^<]{1,200})<\/title>/).map { String($0.output.1) }
+        }
+        return text.isEmpty ? nil : String(text.prefix(200)).replacingOccurrences(of: "\n", with: " ")
     }
 }

@@ -5,13 +5,18 @@ import Foundation
 /// 1,023,000 × `initial` bytes (8 TiB from the default 8 MiB, beyond S3's 5 TiB object limit),
 /// and no part exceeds S3's 5 GiB. A function of `initial` alone, so a resumed upload cuts its bytes
 /// exactly where the interrupted one did.
+///
+/// `maximum` caps the growth where a server limits requests further (R2 behind Cloudflare's
+/// proxy, 100 MB); it too must be the same when an upload resumes, and is: it comes from the
+/// endpoint.
 struct PartSizing: Sendable {
     static let maximumParts = 10_000
     static let maximumPartSize = 5 << 30
     let initial: Int
+    var maximum = PartSizing.maximumPartSize
 
     func size(ofPart number: Int) -> Int {
-        min(Self.maximumPartSize, initial << min((number - 1) / 1000, 9))
+        min(maximum, initial << min((number - 1) / 1000, 9))
     }
 }
 

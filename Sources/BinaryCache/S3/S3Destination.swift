@@ -15,13 +15,29 @@ public final class S3Destination: BinaryCacheDestination, MultipartUploadAbortin
     private let logger: Logger
 
     /// A destination for `location`, signing with `credentials`.
-    public init(location: S3Location, credentials: S3Credentials, options: DestinationOptions) {
+    /// - Throws: `DestinationError.configuration` for a CA bundle (see `TLSSettings`) that
+    ///   cannot be read, or parts larger than the endpoint takes (`S3Location.maximumPartSize`).
+    public init(location: S3Location, credentials: S3Credentials, options: DestinationOptions) throws {
         self.location = location
         statistics = TransferStatistics()
-        let curl = CurlMulti(
-            name: "narsync-s3", settings: options.transferSettings, statistics: statistics, logger: options.logger)
-        client = S3Client(location: location, credentials: credentials, curl: curl)
         partSize = location.partSize ?? options.partSize
+        guard partSize <= location.maximumPartSize else {
+            throw DestinationError.configuration(
+                location.description, "parts of \(partSize >> 20) MiB exceed what \(location.endpoint) takes in one request",
+                hint: "use a part size of at most \(location.maximumPartSize >> 20) MiB (--part-size-mib, multipart-chunk-size=)")
+        }
+        var settings = options.transferSettings
+        if location.scheme == "https" {
+            let candidates = TLSSettings.candidates(
+                url: location.caFile, configured: options.caFile,
+                aws: TLSSettings.awsCandidates(profile: location.profile, environment: options.environment),
+                environment: options.environment)
+            settings.tls = try TLSSettings.resolve(candidates, location: location.description)
+        }
+        let curl = CurlMulti(
+            name: "narsync-s3", settings: settings, statistics: statistics, logger: options.logger,
+            destination: location.description)
+        client = S3Client(location: location, credentials: credentials, curl: curl)
         window = PartWindow(limit: options.partsInFlight)
         logger = options.logger
     }
@@ -31,7 +47,7 @@ public final class S3Destination: BinaryCacheDestination, MultipartUploadAbortin
     public convenience init(url: String, options: DestinationOptions) throws {
         let location = try S3Location(parsing: url)
         let credentials = try S3Credentials.resolve(profile: location.profile, environment: options.environment)
-        self.init(location: location, credentials: credentials, options: options)
+        try self.init(location: location, credentials: credentials, options: options)
     }
 
     public var description: String { location.description }
@@ -72,7 +88,7 @@ public final class S3Destination: BinaryCacheDestination, MultipartUploadAbortin
     public func beginUpload(key: String, contentType: String, journal: (any UploadJournal)?) throws -> any ObjectUpload {
         try S3ObjectUpload(
             client: client, statistics: statistics, key: key, headers: objectHeaders(contentType), journal: journal,
-            partSize: partSize, window: window, logger: logger)
+            partSize: partSize, maximumPartSize: location.maximumPartSize, window: window, logger: logger)
     }
 
     public func abortUpload(key: String, uploadID: String) throws {

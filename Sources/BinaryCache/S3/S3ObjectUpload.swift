@@ -37,7 +37,8 @@ final class S3ObjectUpload: ObjectUpload {
 
     init(
         client: S3Client, statistics: TransferStatistics, key: String, headers: [(name: String, value: String)],
-        journal: (any UploadJournal)?, partSize: Int, window: PartWindow, logger: Logger
+        journal: (any UploadJournal)?, partSize: Int, maximumPartSize: Int = PartSizing.maximumPartSize, window: PartWindow,
+        logger: Logger
     ) throws {
         self.client = client
         self.statistics = statistics
@@ -47,11 +48,11 @@ final class S3ObjectUpload: ObjectUpload {
         self.logger = logger
         tracker = PartTracker(window: window)
         guard let journal, let unfinished = try journal.unfinishedUpload(key: key) else {
-            sizing = PartSizing(initial: partSize)
+            sizing = PartSizing(initial: partSize, maximum: maximumPartSize)
             return
         }
         // Resume with the interrupted upload's part size, so parts fall at the same offsets.
-        sizing = PartSizing(initial: unfinished.partSize)
+        sizing = PartSizing(initial: unfinished.partSize, maximum: maximumPartSize)
         guard let onServer = try client.listParts(key: key, uploadID: unfinished.uploadID) else {
             // The upload is gone: aborted, or completed by a run killed before it recorded so.
             // Then the object is there, and every part was journaled before the completion.

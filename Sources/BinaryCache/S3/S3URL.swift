@@ -27,10 +27,12 @@ public struct S3Location: Sendable, Equatable, CustomStringConvertible {
     public var storageClass: String?
     /// `multipart-chunk-size=` (or its old name `buffer-size=`): the first parts' size.
     public var partSize: Int?
+    /// `ca-file=`: the PEM bundle of the CAs to trust for this endpoint (see `TLSSettings`).
+    public var caFile: String?
 
     static let parameterNames: Set<String> = [
         "region", "endpoint", "profile", "scheme", "addressing-style", "storage-class", "multipart-chunk-size",
-        "buffer-size",
+        "buffer-size", "ca-file",
     ]
 
     public init(parsing url: String) throws {
@@ -44,6 +46,7 @@ public struct S3Location: Sendable, Equatable, CustomStringConvertible {
         region = parsed.value("region") ?? "us-east-1"
         profile = parsed.value("profile").flatMap { $0.isEmpty ? nil : $0 }
         storageClass = parsed.value("storage-class")
+        caFile = parsed.value("ca-file").flatMap { $0.isEmpty ? nil : $0 }
         scheme = parsed.value("scheme") ?? "https"
         guard let style = AddressingStyle(rawValue: parsed.value("addressing-style") ?? "auto") else {
             throw DestinationError.configuration(url, "addressing-style must be auto, path or virtual")
@@ -79,6 +82,13 @@ public struct S3Location: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "s3://\(bucket)" }
+
+    /// The largest request body the endpoint takes: S3's 5 GiB part, or 95 MiB for Cloudflare
+    /// R2, whose requests pass Cloudflare's proxy and its 100 MB limit.
+    public var maximumPartSize: Int {
+        let host = endpoint.split(separator: ":").first.map(String.init)?.lowercased() ?? ""
+        return host.hasSuffix(".r2.cloudflarestorage.com") ? 95 << 20 : PartSizing.maximumPartSize
+    }
 
     /// The bucket with everything that decides where requests go: the endpoint (for AWS the
     /// region names it), the region (it is signed), the addressing style as it applies and the

@@ -29,6 +29,7 @@ extension WatchCommand {
         case .credentialsFile: return optional(publishing.credentialsFile)
         case .bearerTokenFile: return optional(publishing.bearerTokenFile)
         case .netrcFile: return optional(publishing.netrcFile)
+        case .caFile: return optional(publishing.caFile)
         case .jobs: return [String(publishing.jobs)]
         case .compressionLevel: return [String(publishing.compressionLevel)]
         case .zstdThreads: return optional(publishing.zstdThreads.map(String.init))

@@ -18,7 +18,7 @@ struct DestinationArguments: ParsableArguments {
         valueName: "file"))
     var keyFiles: [String] = []
 
-    @Option(help: "Uploads in flight at once.")
+    @Option(help: "Uploads in flight at once, at most: a server that throttles (503 SlowDown, 429) lowers the requests in flight, which grow back once it stops.")
     var jobs: Int = 4
 
     @Option(name: .customLong("compression-level"), help: "zstd compression level, 1 (fast) to 19 (small).")
@@ -47,6 +47,11 @@ struct DestinationArguments: ParsableArguments {
 
     @Option(name: .customLong("netrc-file"), help: ArgumentHelp("HTTP(S): netrc file with the cache's login.", valueName: "file"))
     var netrcFile: String?
+
+    @Option(name: .customLong("ca-file"), help: ArgumentHelp(
+        "HTTPS: PEM file of the CAs to trust instead of the system store (a URL's ca-file= wins; then AWS_CA_BUNDLE, NIX_SSL_CERT_FILE, SSL_CERT_FILE).",
+        valueName: "file"))
+    var caFile: String?
 
     /// For tests of outages: how often a request is tried before its path fails and waits in the
     /// queue (the default retries for up to five minutes).
@@ -103,7 +108,10 @@ struct DestinationArguments: ParsableArguments {
         }
         var options = DestinationOptions(
             partSize: partSizeMiB << 20, partsInFlight: partsInFlight, bearerTokenFile: bearerTokenFile,
-            netrcFile: netrcFile, environment: environment)
+            netrcFile: netrcFile, caFile: caFile, environment: environment)
+        // --jobs uploads each send a request at a time, and large ones up to --parts-in-flight
+        // parts besides: the most requests a destination sees, which throttling lowers.
+        options.maximumRequestsInFlight = jobs + partsInFlight
         if let requestAttempts { options.retry.maximumAttempts = requestAttempts }
         if let stallTimeoutSeconds { options.stallTimeout = .milliseconds(Int(stallTimeoutSeconds * 1000)) }
         return options

@@ -24,7 +24,9 @@ struct SummaryReport {
             "bytes: \(ByteCount(summary.narBytes)) read, \(ByteCount(summary.compressedBytes)) compressed; \(summary.duration.readable), \(ByteCount(rate))/s",
         ]
         if let transfers {
-            lines.append("requests: \(transfers.requests), retries \(transfers.retries), parts resumed \(transfers.partsReused)")
+            var line = "requests: \(transfers.requests), retries \(transfers.retries), parts resumed \(transfers.partsReused)"
+            if transfers.throttledAnswers > 0 { line += ", throttled \(transfers.throttledAnswers) times (503 SlowDown, 429)" }
+            lines.append(line)
         }
         lines += summary.failures.map { "failed: \($0.message(in: storeDirectory))" }
         return lines.joined(separator: "\n")
