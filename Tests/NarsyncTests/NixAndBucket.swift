@@ -10,8 +10,8 @@ struct NixAndBucket {
     let credentials: MotoServer.Credentials
     let bucket: String
 
-    init(bucketPrefix: String = "narsync") throws {
-        nix = try NixEnvironment()
+    init(bucketPrefix: String = "narsync", nix version: NixVersion = .v2_8) throws {
+        nix = try NixEnvironment(nix: version)
         // The store must exist before narsync can watch its database.
         try nix.createStore()
         moto = try MotoServer()

@@ -11,8 +11,11 @@ import TestSupport
     let s3: NixAndBucket
     let state: String
 
-    init() throws {
-        s3 = try NixAndBucket()
+    init() throws { try self.init(nix: .v2_8) }
+
+    /// The tests taking a `NixVersion` run against each Nix of `NixVersion.tested`.
+    init(nix version: NixVersion) throws {
+        s3 = try NixAndBucket(nix: version)
         state = s3.nix.directory.appending("state")
     }
 
@@ -139,7 +142,12 @@ import TestSupport
         try expectSubstitutable(paths)
     }
 
-    @Test func aQueuedPathDeletedFromTheStoreIsDroppedWithoutWedgingTheQueue() throws {
+    @Test(arguments: NixVersion.tested)
+    static func aQueuedPathDeletedFromTheStoreIsDroppedWithoutWedgingTheQueue(nix version: NixVersion) throws {
+        try Self(nix: version).aQueuedPathDeletedFromTheStoreIsDroppedWithoutWedgingTheQueue()
+    }
+
+    func aQueuedPathDeletedFromTheStoreIsDroppedWithoutWedgingTheQueue() throws {
         let down = Flag(true)
         let proxy = try FaultProxy(upstreamPort: moto.port) { _, _, _ in
             down.isSet ? .status(503, code: "ServiceUnavailable") : nil
