@@ -37,13 +37,13 @@ public enum NixVersion: String, Sendable, CaseIterable, CustomStringConvertible 
         return .success("\(scriptsDirectory)/in-trixie")
     }()
 
-    /// The directory holding the Swift runtime libraries the built programs link to (the test
-    /// process's own), which a hook run by Nix 2.26 inside the tree must find at the same path.
+    /// The directory holding the Swift runtime libraries the built programs link to, which a
+    /// hook run by Nix 2.26 inside the tree must find at the same path: the toolchain's
+    /// `lib/swift/linux`, next to the `swift` on PATH (the one that built them).
     static let swiftRuntimeDirectory: String? = {
-        guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8),
-              let line = maps.split(separator: "\n").first(where: { $0.hasSuffix("/libswiftCore.so") }),
-              let path = line.split(separator: " ").last
-        else { return nil }
-        return (String(path) as NSString).deletingLastPathComponent
+        guard let swift = try? Subprocess.which("swift") else { return nil }
+        let resolved = URL(fileURLWithPath: swift).resolvingSymlinksInPath()
+        let runtime = resolved.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("lib/swift/linux").path
+        return FileManager.default.fileExists(atPath: "\(runtime)/libswiftCore.so") ? runtime : nil
     }()
 }
