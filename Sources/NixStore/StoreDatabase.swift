@@ -146,6 +146,33 @@ public final class StoreDatabase: @unchecked Sendable {
         }
     }
 
+    /// The realisations Nix recorded with `path` as their output (none unless the database has
+    /// the `Realisations` table of content-addressed derivations), with their dependencies.
+    public func realisations(of path: StorePath) throws -> [Realisation] {
+        guard schema.hasRealisations else { return [] }
+        return try read { database in
+            var found: [(rowID: Int64, realisation: Realisation)] = []
+            try database.query(
+                "SELECT r.id, r.drvPath, r.outputName, r.signatures FROM Realisations r JOIN ValidPaths v ON r.outputPath = v.id WHERE v.path = ? ORDER BY r.id",
+                [.text(storeDirectory.fullPath(of: path))]
+            ) { row in
+                let signatures = (row.optionalString(3) ?? "").split(separator: " ").map(String.init)
+                found.append((row.int64(0), Realisation(id: "\(row.string(1))!\(row.string(2))", outPath: path, signatures: signatures)))
+            }
+            for index in found.indices {
+                try database.query(
+                    """
+                    SELECT d.drvPath, d.outputName, v.path FROM RealisationsRefs x JOIN Realisations d ON x.realisationReference = d.id
+                    JOIN ValidPaths v ON d.outputPath = v.id WHERE x.referrer = ?
+                    """, [.integer(found[index].rowID)]
+                ) { row in
+                    found[index].realisation.dependentRealisations["\(row.string(0))!\(row.string(1))"] = try storeDirectory.parsePath(row.string(2))
+                }
+            }
+            return found.map(\.realisation)
+        }
+    }
+
     /// The closure of those of `roots` that are still valid, and the roots that are not (they
     /// were garbage-collected since they were found).
     public func validClosure(of roots: [StorePath]) throws -> (closure: [StorePath: ValidPathInfo], gone: [StorePath]) {

@@ -16,16 +16,20 @@ public final class Publisher: Sendable {
     private let physicalPath: @Sendable (StorePath) -> String
     private let uploader: NarUploader
     private let executor: BlockingExecutor
+    private let realisations: RealisationStep?
     private let logger: Logger
 
     /// - Parameters:
     ///   - physicalPath: where a store path's files are on this machine (see `StoreDatabase`).
     ///   - executor: threads for blocking work; it needs at least `options.jobs` of them.
+    ///   - realisations: the step that publishes content-addressed derivations' realisations
+    ///     after their outputs' narinfos, if the store records any.
     public init(
         destination: any BinaryCacheDestination, storeDirectory: StoreDirectory,
         physicalPath: @escaping @Sendable (StorePath) -> String, options: PublishOptions,
-        executor: BlockingExecutor, journal: (any UploadJournal)? = nil, logger: Logger
+        executor: BlockingExecutor, journal: (any UploadJournal)? = nil, realisations: RealisationStep? = nil, logger: Logger
     ) {
+        self.realisations = realisations
         self.destination = destination
         self.storeDirectory = storeDirectory
         self.physicalPath = physicalPath
@@ -163,6 +167,7 @@ public final class Publisher: Sendable {
                             contents: Array(self.signedNarInfo(info, nar).rendered(in: self.storeDirectory).utf8),
                             contentType: ContentType.narInfo)
                     })
+                    self.realisations?.publish(for: ready.map(\.0.path), to: self.destination)
                 }
                 return .narInfosWritten(ready)
             } catch {

@@ -42,7 +42,8 @@ struct ServiceGeneration {
                 let name = "\(destination)"
                 let publisher = Publisher(
                     destination: destination, storeDirectory: layout.storeDirectory, physicalPath: layout.physicalPath(of:),
-                    options: options, executor: executor, journal: manifest.manifest.journal(for: name), logger: logger)
+                    options: options, executor: executor, journal: manifest.manifest.journal(for: name),
+                    realisations: try RealisationStep(layout: layout, signingKeys: options.signingKeys, logger: logger), logger: logger)
                 var watchOptions = command.watchOptions(destinationName: name)
                 if metrics {
                     watchOptions.progress = PublishMetrics(destination: name)
