@@ -66,4 +66,31 @@ struct ContentAddressedDerivationTests {
         #expect(try String(contentsOfFile: runs, encoding: .utf8).split(separator: "\n").count == 2, "a builder ran: \(rebuilt.standardError)")
         #expect(try nix.verifyContents(storeRoot: fresh).status == 0)
     }
+
+    /// The service publishes the realisation of what Nix builds while it runs, after its narinfo.
+    @Test func watchPublishesTheRealisationsOfWhatNixBuilds() throws {
+        let nix = try NixEnvironment(nix: .v2_26, extraConfig: "extra-experimental-features = ca-derivations")
+        try nix.createStore()
+        let state = nix.directory.appending("state"), cache = nix.directory.appending("state/cache")
+        let watch = try BackgroundProcess(narsyncExecutable, [
+            "watch", "--store-root", nix.storeRoot, "--state-dir", state, "--hook-socket", "none",
+        ], environment: nix.environment, logFile: nix.directory.appending("watch.log"))
+        #expect(eventually { watch.output.contains("watching") }, "\(watch.output)")
+        let expression = nix.directory.appending("ca.nix")
+        try """
+            derivation { name = "ca-watched"; system = builtins.currentSystem; builder = "/bin/sh"; PATH = "/bin:/usr/bin";
+              args = [ "-c" "echo \(UUID()) > $out" ]; __contentAddressed = true; outputHashMode = "recursive"; outputHashAlgo = "sha256"; }
+            """.write(toFile: expression, atomically: true, encoding: .utf8)
+        let output = try nix.build(String(contentsOfFile: expression, encoding: .utf8))[0]
+        let realisations = "\(cache)/realisations"
+        #expect(eventually { ((try? FileManager.default.contentsOfDirectory(atPath: realisations)) ?? []).contains { $0.hasSuffix("!out.doi") } },
+                "\(watch.output)")
+        #expect(FileManager.default.fileExists(atPath: "\(cache)/\(narInfoName(of: output))"))
+        #expect(watch.stop() == 0)
+        let publicKey = try String(contentsOfFile: "\(state)/signing-key.pub", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let name = try #require(try FileManager.default.contentsOfDirectory(atPath: realisations).first)
+        let json = try String(contentsOfFile: "\(realisations)/\(name)", encoding: .utf8)
+        #expect(json.contains("\"outPath\":\"\((output as NSString).lastPathComponent)\""), "\(json)")
+        #expect(json.contains("\"\(publicKey.split(separator: ":")[0]):"), "signed by the service's key: \(json)")
+    }
 }
