@@ -86,6 +86,7 @@ import TestSupport
 
     func pathsRegisteredAfterAKillAreCaughtUpAtRestart() throws {
         let first = try startWatch()
+        #expect(eventually { first.output.contains("watching") }, "\(first.output)")
         let before = try nix.build(shellDerivation(name: "before-kill", script: "echo \(UUID()) > $out"))[0]
         #expect(eventually { isPublished(before) }, "\(first.output)")
         #expect(first.stop(SIGKILL) == SIGKILL)
