@@ -17,8 +17,10 @@ struct UnprivilegedServiceTests {
     var cache: String { "\(serviceDirectory)/state/cache" }
     var socket: String { "\(serviceDirectory)/run/hook.sock" }
 
-    init() throws {
-        nix = try NixEnvironment()
+    init() throws { try self.init(nix: .v2_8) }
+
+    init(nix version: NixVersion) throws {
+        nix = try NixEnvironment(nix: version)
         try nix.createStore()
         // Reachable by the service user; the store under it stays root's, as Nix made it.
         chmod(nix.directory.path, 0o755)
@@ -76,8 +78,13 @@ struct UnprivilegedServiceTests {
 
     /// A build holds the database open (Nix keeps `-wal` and `-shm` while it runs): the service
     /// starts during it, publishes what Nix adds meanwhile and the build's output when it
-    /// ends, and goes on once the build's Nix has exited.
-    @Test func withANixProcessHoldingTheDatabaseWatchPublishesWhatRootsNixAdds() throws {
+    /// ends, and goes on once the build's Nix has exited. With each Nix of `NixVersion.tested`.
+    @Test(arguments: NixVersion.tested)
+    static func withANixProcessHoldingTheDatabaseWatchPublishesWhatRootsNixAdds(nix version: NixVersion) throws {
+        try Self(nix: version).withANixProcessHoldingTheDatabaseWatchPublishesWhatRootsNixAdds()
+    }
+
+    func withANixProcessHoldingTheDatabaseWatchPublishesWhatRootsNixAdds() throws {
         // The build holds the database open for the seconds it sleeps.
         let expression = nix.directory.appending("slow.nix")
         try shellDerivation(name: "slow", script: "sleep 6; echo \(UUID()) > $out").write(toFile: expression, atomically: true, encoding: .utf8)
