@@ -47,37 +47,43 @@ final class ReadOnlyDatabaseAccess {
     /// Runs `body` on a connection that sees every commit made before it started.
     func read<T>(_ body: (SQLiteDatabase) throws -> T) throws -> T {
         let deadline = ContinuousClock.now + busyTimeout
+        var liveError: SQLiteError?
         while true {
             if let live { return try body(live) }
-            if let connection = try openLive() {
+            switch try openLive() {
+            case .success(let connection):
                 live = connection
                 return try body(connection)
+            case .failure(let error):
+                liveError = error
+                if let result = try readSnapshot(body) { return result }
             }
-            if let result = try readSnapshot(body) { return result }
-            // A writer holds the EXCLUSIVE lock (a closing Nix checkpointing), or a -wal file
-            // appeared during the snapshot: try again; next time it is likely a live read.
+            // A writer holds the EXCLUSIVE lock (a closing Nix checkpointing), a -wal file
+            // appeared during the snapshot, or one exists but not yet its -shm (a Nix process
+            // opening the database): try again; next time it is likely a live read.
             guard ContinuousClock.now < deadline else {
-                throw SQLiteError(code: SQLITE_BUSY_CODE, message: "database is locked", path: path)
+                throw liveError ?? SQLiteError(code: SQLITE_BUSY_CODE, message: "database is locked", path: path)
             }
             Thread.sleep(forTimeInterval: 0.005)
         }
     }
 
-    /// A live read-only connection, or nil if the database is in WAL mode, has no `-wal` file
-    /// and this user may not create one.
-    private func openLive() throws -> SQLiteDatabase? {
+    /// A live read-only connection, or the error that says this user may not create the files
+    /// a WAL reader needs (SQLITE_READONLY_DIRECTORY, or SQLITE_CANTOPEN when one vanished or is
+    /// not there yet); any other error is thrown.
+    private func openLive() throws -> Result<SQLiteDatabase, SQLiteError> {
         do {
             let connection = try SQLiteDatabase(path: path, mode: .readOnly, busyTimeout: busyTimeout)
             // SQLite opens lazily: the first read finds out whether the WAL can be opened.
             try connection.query("SELECT count(*) FROM sqlite_master") { _ in }
-            return connection
-        } catch let error as SQLiteError where Self.isMissingWAL(error) && !FileManager.default.fileExists(atPath: walPath) {
-            return nil
+            return .success(connection)
+        } catch let error as SQLiteError where Self.isMissingWAL(error) && FileManager.default.fileExists(atPath: path) {
+            return .failure(error)
         }
     }
 
     /// SQLITE_READONLY_DIRECTORY: "cannot create the -wal file"; SQLITE_CANTOPEN: the `-wal`
-    /// file was deleted between SQLite's check and its open.
+    /// file was deleted between SQLite's check and its open, or its `-shm` is not there yet.
     private static func isMissingWAL(_ error: SQLiteError) -> Bool {
         error.code == SQLITE_READONLY_DIRECTORY_CODE || error.code & 0xff == SQLITE_CANTOPEN_CODE
     }
