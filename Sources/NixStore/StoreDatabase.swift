@@ -66,14 +66,14 @@ public final class StoreDatabase: @unchecked Sendable {
     /// The valid paths with an id above `id`, oldest first, at most `limit` of them.
     public func paths(after id: Int64, limit: Int = 10_000) throws -> [ValidPathInfo] {
         try read { database in
-        var infos: [ValidPathInfo] = []
-        try database.query(Self.selectColumns + " WHERE id > ? ORDER BY id LIMIT ?", [.integer(id), .integer(Int64(limit))]) { row in
-            infos.append(try decode(row))
-        }
-        for index in infos.indices {
-            infos[index].references = try references(ofRowID: infos[index].id, in: database)
-        }
-        return infos
+            var infos: [ValidPathInfo] = []
+            try database.query(Self.selectColumns + " WHERE id > ? ORDER BY id LIMIT ?", [.integer(id), .integer(Int64(limit))]) { row in
+                infos.append(try decode(row))
+            }
+            for index in infos.indices {
+                infos[index].references = try references(ofRowID: infos[index].id, in: database)
+            }
+            return infos
         }
     }
 
@@ -88,22 +88,24 @@ public final class StoreDatabase: @unchecked Sendable {
 
     /// Every valid path, with references, in two queries (not one per path): what `--all` needs.
     public func allPaths() throws -> [ValidPathInfo] {
-        try read { database in try database.transaction {
-            var byID: [Int64: ValidPathInfo] = [:]
-            try database.query(Self.selectColumns) { row in
-                let info = try decode(row)
-                byID[info.id] = info
+        try read { database in
+            try database.transaction {
+                var byID: [Int64: ValidPathInfo] = [:]
+                try database.query(Self.selectColumns) { row in
+                    let info = try decode(row)
+                    byID[info.id] = info
+                }
+                try database.query("SELECT referrer, reference FROM Refs") { row in
+                    guard let reference = byID[row.int64(1)]?.path else { return }
+                    byID[row.int64(0)]?.references.append(reference)
+                }
+                return byID.values.map { info in
+                    var sorted = info
+                    sorted.references.sort()
+                    return sorted
+                }
             }
-            try database.query("SELECT referrer, reference FROM Refs") { row in
-                guard let reference = byID[row.int64(1)]?.path else { return }
-                byID[row.int64(0)]?.references.append(reference)
-            }
-            return byID.values.map { info in
-                var sorted = info
-                sorted.references.sort()
-                return sorted
-            }
-        } }
+        }
     }
 
     /// The closure of `roots`: every path they reference, directly or not, including themselves.
@@ -135,14 +137,14 @@ public final class StoreDatabase: @unchecked Sendable {
     /// rows), whether or not they are valid yet.
     public func outputs(ofDerivation derivation: StorePath) throws -> [StorePath] {
         try read { database in
-        var outputs: [StorePath] = []
-        try database.query(
-            "SELECT o.path FROM DerivationOutputs o JOIN ValidPaths v ON o.drv = v.id WHERE v.path = ? ORDER BY o.id",
-            [.text(storeDirectory.fullPath(of: derivation))]
-        ) { row in
-            outputs.append(try storeDirectory.parsePath(row.string(0)))
-        }
-        return outputs
+            var outputs: [StorePath] = []
+            try database.query(
+                "SELECT o.path FROM DerivationOutputs o JOIN ValidPaths v ON o.drv = v.id WHERE v.path = ? ORDER BY o.id",
+                [.text(storeDirectory.fullPath(of: derivation))]
+            ) { row in
+                outputs.append(try storeDirectory.parsePath(row.string(0)))
+            }
+            return outputs
         }
     }
 
