@@ -38,7 +38,9 @@ final class ServiceGeneration: Sendable {
                 let publisher = Publisher(
                     destination: destination.destination, storeDirectory: layout.storeDirectory,
                     physicalPath: layout.physicalPath(of:), options: destination.publishing, executor: executor,
-                    journal: manifest.journal(for: identity.url), logger: logger)
+                    journal: manifest.journal(for: identity.url),
+                    realisations: try RealisationStep(layout: layout, signingKeys: destination.publishing.signingKeys, logger: logger),
+                    logger: logger)
                 services.append(ReplicationService(
                     layout: layout, publisher: publisher, manifest: manifest, options: destination.replication,
                     logger: logger, observer: observer))

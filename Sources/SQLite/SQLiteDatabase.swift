@@ -8,6 +8,13 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     public var path: String
     public var sql: String?
 
+    public init(code: Int32, message: String, path: String, sql: String? = nil) {
+        self.code = code
+        self.message = message
+        self.path = path
+        self.sql = sql
+    }
+
     public var description: String {
         var text = "SQLite database '\(path)': \(message) (code \(code))"
         if let sql { text += " in: \(sql)" }
@@ -25,6 +32,11 @@ public final class SQLiteDatabase: @unchecked Sendable {
         /// SQLITE_OPEN_READONLY: honours the WAL of a database another process writes.
         case readOnly
         case readWriteCreate
+        /// `immutable=1`: reads the database file alone, with no lock, no WAL and no `-shm`.
+        /// Only sound while something else guarantees the file does not change (see
+        /// `lockMainFileShared()`); the page cache is never invalidated, so use such a
+        /// connection for one read and close it.
+        case immutable
     }
 
     public let path: String
@@ -36,9 +48,11 @@ public final class SQLiteDatabase: @unchecked Sendable {
         let flags: Int32 = switch mode {
         case .readOnly: SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
         case .readWriteCreate: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        case .immutable: SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX
         }
+        let name = mode == .immutable ? Self.uri(path, query: "immutable=1") : path
         var db: OpaquePointer?
-        let code = sqlite3_open_v2(path, &db, flags, nil)
+        let code = sqlite3_open_v2(name, &db, flags, nil)
         handle = db
         guard code == SQLITE_OK else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(code))
@@ -54,6 +68,47 @@ public final class SQLiteDatabase: @unchecked Sendable {
     deinit {
         statementCache.removeAll()
         sqlite3_close_v2(handle)
+    }
+
+    /// An SQLite URI naming `path` (absolute), its `%`, `?` and `#` escaped.
+    static func uri(_ path: String, query: String) -> String {
+        var escaped = ""
+        for byte in path.utf8 {
+            switch byte {
+            case UInt8(ascii: "%"), UInt8(ascii: "?"), UInt8(ascii: "#"): escaped += String(format: "%%%02X", byte)
+            default: escaped.unicodeScalars.append(Unicode.Scalar(byte))
+            }
+        }
+        return "file:\(escaped)?\(query)"
+    }
+
+    /// Takes SQLite's own SHARED lock on the main database file through SQLite's VFS (so it
+    /// shares the process's POSIX locks the way SQLite's other connections expect), whatever
+    /// this connection's mode: an `immutable` connection takes none by itself. While held, no
+    /// other connection can take the EXCLUSIVE lock: in WAL mode, the one a closing last
+    /// connection needs to checkpoint and delete the `-wal` file. Returns false if a writer holds
+    /// a PENDING or EXCLUSIVE lock now (try again shortly).
+    public func lockMainFileShared() throws -> Bool {
+        let file = try mainFile()
+        let code = file.pointee.pMethods.pointee.xLock(file, SQLITE_LOCK_SHARED)
+        if code == SQLITE_BUSY { return false }
+        guard code == SQLITE_OK else { throw SQLiteError(code: code, message: String(cString: sqlite3_errstr(code)), path: path) }
+        return true
+    }
+
+    /// Releases the lock `lockMainFileShared()` took.
+    public func unlockMainFile() {
+        guard let file = try? mainFile() else { return }
+        _ = file.pointee.pMethods.pointee.xUnlock(file, SQLITE_LOCK_NONE)
+    }
+
+    private func mainFile() throws -> UnsafeMutablePointer<sqlite3_file> {
+        var file: UnsafeMutablePointer<sqlite3_file>?
+        let code = sqlite3_file_control(handle, "main", SQLITE_FCNTL_FILE_POINTER, &file)
+        guard code == SQLITE_OK, let file, file.pointee.pMethods != nil else {
+            throw SQLiteError(code: code == SQLITE_OK ? SQLITE_CANTOPEN : code, message: "the database file is not open", path: path)
+        }
+        return file
     }
 
     /// Runs one or more statements that return no rows.

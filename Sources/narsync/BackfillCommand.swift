@@ -69,7 +69,8 @@ struct BackfillCommand: AsyncParsableCommand {
 
         let publisher = Publisher(
             destination: destination, storeDirectory: layout.storeDirectory,
-            physicalPath: layout.physicalPath(of:), options: options, executor: executor, logger: logger)
+            physicalPath: layout.physicalPath(of:), options: options, executor: executor,
+            realisations: try RealisationStep(layout: layout, signingKeys: options.signingKeys, logger: logger), logger: logger)
         let progressBar = interactive ? ProgressBar() : nil
         let registry = metrics.listen != nil || metricsFile != nil ? MetricsServer.bootstrapRegistry() : nil
         let metricsServer = try metrics.listen.map { listen in

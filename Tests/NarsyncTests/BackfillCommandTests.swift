@@ -3,14 +3,18 @@ import Testing
 import TestSupport
 
 /// `narsync backfill` end to end: a real Nix builds, narsync publishes, a real Nix substitutes.
+/// The tests taking a `NixVersion` run against each Nix of `NixVersion.tested`: a static entry
+/// point makes the suite with that Nix and runs the test.
 @Suite struct BackfillCommandTests {
     let nix: NixEnvironment
     let closure: TestClosure
     let key: (secretKeyFile: String, publicKey: String)
     let cache: String
 
-    init() throws {
-        nix = try NixEnvironment()
+    init() throws { try self.init(nix: .v2_8) }
+
+    init(nix version: NixVersion) throws {
+        nix = try NixEnvironment(nix: version)
         closure = try TestClosure.build(in: nix)
         key = try nix.generateKey(name: "narsync-test-1")
         cache = nix.directory.appending("binary-cache")
@@ -23,7 +27,12 @@ import TestSupport
         ] + arguments, environment: nix.environment)
     }
 
-    @Test func aRealNixSubstitutesThePublishedClosureWithOurSignature() throws {
+    @Test(arguments: NixVersion.tested)
+    static func aRealNixSubstitutesThePublishedClosureWithOurSignature(nix version: NixVersion) throws {
+        try Self(nix: version).aRealNixSubstitutesThePublishedClosureWithOurSignature()
+    }
+
+    func aRealNixSubstitutesThePublishedClosureWithOurSignature() throws {
         let result = try backfill([closure.top])
         #expect(result.status == 0, "\(result.standardError)")
         #expect(result.standardOutput.contains("uploaded 6, already cached 0, failed 0"))
@@ -84,7 +93,12 @@ import TestSupport
         #expect(repaired.standardOutput.contains("uploaded 6, already cached 0"), "\(repaired.standardOutput)")
     }
 
-    @Test func narInfosAgreeFieldForFieldWithNixCopy() throws {
+    @Test(arguments: NixVersion.tested)
+    static func narInfosAgreeFieldForFieldWithNixCopy(nix version: NixVersion) throws {
+        try Self(nix: version).narInfosAgreeFieldForFieldWithNixCopy()
+    }
+
+    func narInfosAgreeFieldForFieldWithNixCopy() throws {
         #expect(try backfill([closure.top]).status == 0)
         let nixCache = nix.directory.appending("nix-cache")
         try nix.run("nix", ["copy", "--store", nix.storeRoot, "--to",

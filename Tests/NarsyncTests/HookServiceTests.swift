@@ -2,7 +2,9 @@ import Foundation
 import Testing
 import TestSupport
 
-/// Nix's post-build-hook running `narsync hook` while `narsync watch` runs, or does not.
+/// Nix's post-build-hook running `narsync hook` while `narsync watch` runs, or does not. The
+/// tests taking a `NixVersion` run against each Nix of `NixVersion.tested` (Nix 2.8 leaves
+/// `OUT_PATHS` empty and the hook reads the derivation; later ones fill it).
 @Suite struct HookServiceTests {
     let nix: NixEnvironment
     let state: String
@@ -10,7 +12,9 @@ import TestSupport
     let spool: String
     let cache: String
 
-    init() throws {
+    init() throws { try self.init(nix: .v2_8) }
+
+    init(nix version: NixVersion) throws {
         let directory = try TemporaryDirectory(prefix: "narsync-hooked")
         state = directory.appending("state")
         socket = directory.appending("hook.sock")
@@ -20,7 +24,7 @@ import TestSupport
         try "#!/bin/sh\nexec '\(narsyncExecutable)' hook --socket '\(socket)' --spool-dir '\(spool)'\n"
             .write(toFile: hook, atomically: true, encoding: .utf8)
         chmod(hook, 0o755)
-        nix = try NixEnvironment(extraConfig: "post-build-hook = \(hook)")
+        nix = try NixEnvironment(nix: version, extraConfig: "post-build-hook = \(hook)", sharing: [directory.path])
         keep = directory
         // The store must exist before narsync can watch its database.
         try nix.createStore()
@@ -45,7 +49,12 @@ import TestSupport
         ((try? FileManager.default.contentsOfDirectory(atPath: spool)) ?? []).filter { !$0.hasPrefix(".") && $0 != "rejected" }
     }
 
-    @Test func aBuildsOutputsArePublishedThroughTheHookWhileTheServiceRuns() throws {
+    @Test(arguments: NixVersion.tested)
+    static func aBuildsOutputsArePublishedThroughTheHookWhileTheServiceRuns(nix version: NixVersion) throws {
+        try Self(nix: version).aBuildsOutputsArePublishedThroughTheHookWhileTheServiceRuns()
+    }
+
+    func aBuildsOutputsArePublishedThroughTheHookWhileTheServiceRuns() throws {
         let watch = try startWatch()
         #expect(eventually { watch.output.contains("watching") }, "\(watch.output)")
         let output = try nix.build(shellDerivation(name: "hooked-live", script: "echo \(UUID()) > $out"))[0]

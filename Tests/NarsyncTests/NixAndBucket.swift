@@ -9,8 +9,8 @@ struct NixAndBucket {
     let server: S3Server
     let bucket: String
 
-    init(_ backend: S3Backend = .moto, bucketPrefix: String = "narsync") throws {
-        nix = try NixEnvironment()
+    init(_ backend: S3Backend = .moto, bucketPrefix: String = "narsync", nix version: NixVersion = .v2_8) throws {
+        nix = try NixEnvironment(nix: version)
         // The store must exist before narsync can watch its database.
         try nix.createStore()
         server = try S3Server.start(backend)

@@ -2,14 +2,17 @@ import Foundation
 import Testing
 import TestSupport
 
-/// `narsync watch` against a real Nix building while it runs.
+/// `narsync watch` against a real Nix building while it runs. The tests taking a `NixVersion`
+/// run against each Nix of `NixVersion.tested`.
 @Suite struct WatchCommandTests {
     let nix: NixEnvironment
     let state: String
     let cache: String
 
-    init() throws {
-        nix = try NixEnvironment()
+    init() throws { try self.init(nix: .v2_8) }
+
+    init(nix version: NixVersion) throws {
+        nix = try NixEnvironment(nix: version)
         // The store must exist before narsync can watch its database.
         try nix.createStore()
         state = nix.directory.appending("state")
@@ -32,7 +35,12 @@ import TestSupport
         try String(contentsOfFile: "\(state)/signing-key.pub", encoding: .utf8)
     }
 
-    @Test func publishesWhatNixBuildsWhileItRunsAndNixSubstitutesIt() throws {
+    @Test(arguments: NixVersion.tested)
+    static func publishesWhatNixBuildsWhileItRunsAndNixSubstitutesIt(nix version: NixVersion) throws {
+        try Self(nix: version).publishesWhatNixBuildsWhileItRunsAndNixSubstitutesIt()
+    }
+
+    func publishesWhatNixBuildsWhileItRunsAndNixSubstitutesIt() throws {
         let watch = try startWatch()
         #expect(eventually { watch.output.contains("watching") }, "\(watch.output)")
         let checker = CacheInvariantChecker(.directory(cache))
@@ -67,6 +75,29 @@ import TestSupport
         // Derivations are not published by default.
         let drvs = try FileManager.default.contentsOfDirectory(atPath: cache).filter { $0.hasSuffix(".narinfo") }
         #expect(drvs.count == closure.outputs.count)
+    }
+
+    /// Killed with SIGKILL, the service records nothing on its way out; what Nix registers
+    /// until it is back is published when it starts again.
+    @Test(arguments: NixVersion.tested)
+    static func pathsRegisteredAfterAKillAreCaughtUpAtRestart(nix version: NixVersion) throws {
+        try Self(nix: version).pathsRegisteredAfterAKillAreCaughtUpAtRestart()
+    }
+
+    func pathsRegisteredAfterAKillAreCaughtUpAtRestart() throws {
+        let first = try startWatch()
+        #expect(eventually { first.output.contains("watching") }, "\(first.output)")
+        let before = try nix.build(shellDerivation(name: "before-kill", script: "echo \(UUID()) > $out"))[0]
+        #expect(eventually { isPublished(before) }, "\(first.output)")
+        #expect(first.stop(SIGKILL) == SIGKILL)
+        let closure = try TestClosure.build(in: nix)
+        #expect(!isPublished(closure.top))
+        let second = try startWatch()
+        for output in closure.outputs.values { #expect(eventually { isPublished(output) }, "\(output): \(second.output)") }
+        #expect(second.stop() == 0)
+        let fresh = nix.makeStoreRoot("fresh")
+        let copy = try nix.substitute([closure.top, before], from: "file://\(cache)", into: fresh, trustedKey: try trustedKey())
+        #expect(copy.status == 0, "\(copy.standardError)")
     }
 
     @Test func theFirstStartPublishesOnlyNewPathsUnlessAskedForTheStore() throws {
@@ -104,7 +135,12 @@ import TestSupport
         #expect(third.stop() == 0)
     }
 
-    @Test func statusReportsTheManifest() throws {
+    @Test(arguments: NixVersion.tested)
+    static func statusReportsTheManifest(nix version: NixVersion) throws {
+        try Self(nix: version).statusReportsTheManifest()
+    }
+
+    func statusReportsTheManifest() throws {
         let watch = try startWatch()
         #expect(eventually { watch.output.contains("watching") })
         let path = try nix.build(shellDerivation(name: "counted", script: "echo counted > $out"))[0]

@@ -24,6 +24,12 @@ import TestSupport
         try WatchResilience(backend).aQueuedPathDeletedFromTheStoreIsDroppedWithoutWedgingTheQueue()
     }
 
+    /// The same with each newer Nix of `NixVersion.tested`, on moto.
+    @Test(arguments: NixVersion.tested.filter { $0 != .v2_8 })
+    func aQueuedPathDeletedFromTheStoreIsDroppedWithoutWedgingTheQueueWithANewerNix(_ version: NixVersion) throws {
+        try WatchResilience(.moto, nix: version).aQueuedPathDeletedFromTheStoreIsDroppedWithoutWedgingTheQueue()
+    }
+
     @Test(arguments: S3Backend.tested) func aPathDeletedWhileItsNarIsReadIsDroppedWithNothingPublishedAndPublishedOnceAddedAgain(_ backend: S3Backend) throws {
         try WatchResilience(backend).aPathDeletedWhileItsNarIsReadIsDroppedWithNothingPublishedAndPublishedOnceAddedAgain()
     }
@@ -46,8 +52,8 @@ struct WatchResilience {
     let s3: NixAndBucket
     let state: String
 
-    init(_ backend: S3Backend) throws {
-        s3 = try NixAndBucket(backend)
+    init(_ backend: S3Backend, nix version: NixVersion = .v2_8) throws {
+        s3 = try NixAndBucket(backend, nix: version)
         state = s3.nix.directory.appending("state")
     }
 

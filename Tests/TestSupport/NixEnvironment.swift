@@ -2,16 +2,35 @@ import Foundation
 
 /// A private, single-user real Nix for one test: its own nix.conf, cache directory and
 /// throwaway chroot stores, so tests never touch the machine's /nix and never need a daemon.
+///
+/// With `nix: .v2_26` every Nix tool runs inside the Debian 13 tree (`scripts/in-trixie`), with
+/// this environment's directory, the built narsync programs and the Swift runtime they link to
+/// visible at the same paths, so stores, caches and a `post-build-hook` are shared with the
+/// host; narsync itself runs on the host and reads those stores with `--store-root`.
 public final class NixEnvironment: @unchecked Sendable {
+    public let version: NixVersion
     public let directory: TemporaryDirectory
     /// The root of the default throwaway store: Nix's `local?root=<storeRoot>`, whose database
     /// is `<storeRoot>/nix/var/nix/db/db.sqlite` and whose files are under `<storeRoot>/nix/store`.
     public let storeRoot: String
     public let configDirectory: String
 
-    /// - Parameter extraConfig: lines appended to nix.conf (e.g. `post-build-hook = ...`).
-    public init(extraConfig: String = "") throws {
+    /// Host directories Nix 2.26's tools see at the same path, besides `directory`.
+    private var binds: [String]
+
+    /// - Parameters:
+    ///   - nix: which Nix runs the tools.
+    ///   - extraConfig: lines appended to nix.conf (e.g. `post-build-hook = ...`).
+    ///   - sharing: more host directories Nix must see (a cache outside `directory`); only
+    ///     Nix 2.26 needs them, Nix 2.8 sees the whole machine.
+    public init(nix version: NixVersion = .v2_8, extraConfig: String = "", sharing: [String] = []) throws {
+        self.version = version
         directory = try TemporaryDirectory(prefix: "narsync-nix")
+        binds = sharing
+        if version == .v2_26 {
+            binds.append((narsyncExecutable as NSString).deletingLastPathComponent)
+            if let runtime = NixVersion.swiftRuntimeDirectory { binds.append(runtime) }
+        }
         storeRoot = directory.appending("store")
         configDirectory = directory.appending("conf")
         try FileManager.default.createDirectory(atPath: configDirectory, withIntermediateDirectories: true)
@@ -50,16 +69,39 @@ public final class NixEnvironment: @unchecked Sendable {
         _ = try add(seed)
     }
 
+    /// Makes `path` (a host directory) visible to this environment's Nix at the same path.
+    public func share(_ path: String) { binds.append(path) }
+
+    /// The program and arguments that run `tool` of this environment's Nix.
+    public func commandLine(_ tool: String, _ arguments: [String]) throws -> (executable: String, arguments: [String]) {
+        switch version {
+        case .v2_8:
+            return (tool, arguments)
+        case .v2_26:
+            let inTrixie = try NixVersion.inTrixie.get()
+            return (inTrixie, ([directory.path] + binds).flatMap { ["--bind", $0] } + ["--", tool] + arguments)
+        }
+    }
+
     /// Runs a Nix tool (`nix`, `nix-store`, `nix-build`, ...) and throws unless it succeeds.
     @discardableResult
     public func run(_ tool: String, _ arguments: [String], input: [UInt8]? = nil) throws -> ProcessResult {
-        try Subprocess.checked(tool, arguments, environment: environment, input: input)
+        let command = try commandLine(tool, arguments)
+        return try Subprocess.checked(command.executable, command.arguments, environment: environment, input: input)
     }
 
     /// Runs a Nix tool and returns its result whatever its exit status.
     @discardableResult
     public func attempt(_ tool: String, _ arguments: [String]) throws -> ProcessResult {
-        try Subprocess.run(tool, arguments, environment: environment)
+        let command = try commandLine(tool, arguments)
+        return try Subprocess.run(command.executable, command.arguments, environment: environment)
+    }
+
+    /// Starts a Nix tool that runs while the test goes on (a build holding the database open).
+    public func start(_ tool: String, _ arguments: [String], logFile: String) throws -> BackgroundProcess {
+        let command = try commandLine(tool, arguments)
+        let executable = command.executable.hasPrefix("/") ? command.executable : try Subprocess.which(command.executable)
+        return try BackgroundProcess(executable, command.arguments, environment: environment, logFile: logFile)
     }
 
     /// Builds `expression` (a Nix expression text) in the store at `storeRoot` and returns the
@@ -94,10 +136,11 @@ public final class NixEnvironment: @unchecked Sendable {
 
     /// What Nix records for a valid path, from `nix path-info --json`.
     public func pathInfo(_ storePath: String, storeRoot: String? = nil) throws -> NixPathInfo {
-        let output = try run("nix", ["path-info", "--json", "--store", storeRoot ?? self.storeRoot, storePath]).outputBytes
-        guard let info = try JSONDecoder().decode([NixPathInfo].self, from: Data(output)).first else {
-            throw TestFailure("nix path-info printed nothing for \(storePath)")
-        }
+        let output = Data(try run("nix", ["path-info", "--json", "--store", storeRoot ?? self.storeRoot, storePath]).outputBytes)
+        // Nix 2.8 prints a list of infos with their paths; Nix 2.19 and later an object keyed by path.
+        let info = try (try? JSONDecoder().decode([NixPathInfo].self, from: output))?.first
+            ?? JSONDecoder().decode([String: NixPathInfo.WithoutPath].self, from: output)[storePath].map { NixPathInfo(path: storePath, $0) }
+        guard let info else { throw TestFailure("nix path-info printed nothing for \(storePath)") }
         return info
     }
 
@@ -120,6 +163,26 @@ public struct NixPathInfo: Decodable, Sendable {
     public var deriver: String?
     public var signatures: [String]?
     public var ca: String?
+
+    /// An entry of Nix 2.19's and later's output, keyed by its path.
+    public struct WithoutPath: Decodable, Sendable {
+        public var narHash: String
+        public var narSize: UInt64
+        public var references: [String]
+        public var deriver: String?
+        public var signatures: [String]?
+        public var ca: String?
+    }
+
+    init(path: String, _ info: WithoutPath) {
+        self.path = path
+        narHash = info.narHash
+        narSize = info.narSize
+        references = info.references
+        deriver = info.deriver
+        signatures = info.signatures
+        ca = info.ca
+    }
 }
 
 /// A derivation whose builder is a `/bin/sh` script, as a Nix expression; no nixpkgs needed.

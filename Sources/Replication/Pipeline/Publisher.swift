@@ -16,6 +16,7 @@ public final class Publisher: Sendable {
     private let physicalPath: @Sendable (StorePath) -> String
     private let uploader: NarUploader
     private let executor: BlockingExecutor
+    private let realisations: RealisationStep?
     private let logger: Logger
     /// How many narinfos the cache holds as far as this publisher knows: its last listing's count
     /// plus what it published since; nil until it lists.
@@ -29,11 +30,14 @@ public final class Publisher: Sendable {
     /// - Parameters:
     ///   - physicalPath: where a store path's files are on this machine (see `StoreDatabase`).
     ///   - executor: threads for blocking work; it needs at least `options.jobs` of them.
+    ///   - realisations: the step that publishes content-addressed derivations' realisations
+    ///     after their outputs' narinfos, if the store records any.
     public init(
         destination: any BinaryCacheDestination, storeDirectory: StoreDirectory,
         physicalPath: @escaping @Sendable (StorePath) -> String, options: PublishOptions,
-        executor: BlockingExecutor, journal: (any UploadJournal)? = nil, logger: Logger
+        executor: BlockingExecutor, journal: (any UploadJournal)? = nil, realisations: RealisationStep? = nil, logger: Logger
     ) {
+        self.realisations = realisations
         self.destination = destination
         self.storeDirectory = storeDirectory
         self.physicalPath = physicalPath
@@ -178,6 +182,7 @@ public final class Publisher: Sendable {
                             contents: Array(self.signedNarInfo(info, nar).rendered(in: self.storeDirectory).utf8),
                             contentType: ContentType.narInfo)
                     })
+                    self.realisations?.publish(for: ready.map(\.0.path), to: self.destination)
                 }
                 return .narInfosWritten(ready)
             } catch {
