@@ -15,7 +15,7 @@ public final class Publisher: Sendable {
     private let storeDirectory: StoreDirectory
     private let physicalPath: @Sendable (StorePath) -> String
     private let uploader: NarUploader
-    private let executor: BlockingExecutor
+    let executor: BlockingExecutor
     private let logger: Logger
 
     /// - Parameters:
@@ -80,9 +80,26 @@ public final class Publisher: Sendable {
     /// be in the cache). Per-path failures are in the summary; thrown errors mean the cache
     /// itself could not be asked what it has.
     public func publish(_ paths: [ValidPathInfo], progress: (any PublishProgress)? = nil) async throws -> PublishSummary {
+        var summary = try await publishOnce(paths, progress: progress)
+        // A concurrent `narsync gc` removed a path this run relied on (see `GCLeaseGuard`):
+        // publish again, uploading what is no longer cached.
+        var rounds = 1
+        while summary.interruptedByGC && rounds < 3 {
+            logger.notice("a concurrent narsync gc removed paths this run relied on: publishing them again")
+            summary.retried(with: try await publishOnce(paths, progress: progress))
+            rounds += 1
+        }
+        return summary
+    }
+
+    private func publishOnce(_ paths: [ValidPathInfo], progress: (any PublishProgress)?) async throws -> PublishSummary {
         let clock = ContinuousClock(), start = clock.now
         var summary = PublishSummary()
-        let cached = options.repair ? [] : try await cachedPaths(paths.map(\.path))
+        var cached = options.repair ? [] : try await cachedPaths(paths.map(\.path))
+        let leaseGuard = GCLeaseGuard(
+            destination: destination, reliedOn: cached.union(Self.referencesOutside(paths)),
+            recheckInterval: options.gcLeaseRecheckInterval)
+        cached.subtract(try await removedByConcurrentGC(cached, leaseGuard))
         let todo = paths.filter { !cached.contains($0.path) }
         summary.alreadyCachedPaths = paths.map(\.path).filter(cached.contains)
         progress?.batchStarted(paths: todo.count, narBytes: todo.reduce(0) { $0 + $1.narSize }, alreadyCached: summary.alreadyCached)
@@ -94,7 +111,7 @@ public final class Publisher: Sendable {
             func startJobs() {
                 while running < options.jobs, let job = scheduler.nextJob() {
                     running += 1
-                    group.addTask { await self.run(job) }
+                    group.addTask { await self.run(job, leaseGuard: leaseGuard) }
                 }
             }
             startJobs()
@@ -134,6 +151,7 @@ public final class Publisher: Sendable {
         }
         summary.failures.sort { $0.path < $1.path }
         summary.duration = clock.now - start
+        summary.interruptedByGC = leaseGuard?.foundRemovals ?? false
         return summary
     }
 
@@ -144,12 +162,14 @@ public final class Publisher: Sendable {
         case failed(PublishError)
     }
 
-    private func run(_ job: PublishScheduler.Job) async -> JobResult {
+    private func run(_ job: PublishScheduler.Job, leaseGuard: GCLeaseGuard?) async -> JobResult {
         switch job {
         case .uploadNar(let info):
             let uploader = uploader, location = physicalPath(info.path)
             do {
-                return .narUploaded(info, try await executor.run { try uploader.upload(info, physicalPath: location) })
+                let nar = try await executor.run { try uploader.upload(info, physicalPath: location) }
+                leaseGuard?.recordWritten([nar.key])
+                return .narUploaded(info, nar)
             } catch {
                 return .failed(Self.publishError(error, info.path))
             }
@@ -157,12 +177,14 @@ public final class Publisher: Sendable {
             do {
                 // Signing is CPU work too: off the cooperative pool with the writing.
                 try await executor.run {
+                    try leaseGuard?.checkBeforeAnnouncing(ready)
                     try self.destination.putGroup(ready.map { info, nar in
                         SmallObject(
                             key: "\(info.path.hashPart).narinfo",
                             contents: Array(self.signedNarInfo(info, nar).rendered(in: self.storeDirectory).utf8),
                             contentType: ContentType.narInfo)
                     })
+                    leaseGuard?.recordWritten(ready.map { CacheKeys.narInfo($0.0.path) })
                 }
                 return .narInfosWritten(ready)
             } catch {

@@ -22,6 +22,7 @@ public final class ReplicationService: Sendable {
     /// before narsync and queue at backfill priority, below new builds. (They are all queued
     /// within the first scan, so a restart need not remember it.)
     private let backfillEnd = Locked<Int64>(0)
+    private let publishedRecordTrust = PublishedRecordTrust()
     private let events: AsyncStream<Event>
     private let eventSink: AsyncStream<Event>.Continuation
 
@@ -227,10 +228,11 @@ public final class ReplicationService: Sendable {
             logger.info("dropped from the queue: no longer in the store", metadata: ["path": "\(layout.storeDirectory.fullPath(of: path))"])
         }
         let ordered = dependencyOrder(closure)
-        let alreadyPublished = try await manifest.run { manifest in
+        let publishedBefore = try await manifest.run { manifest in
             for path in gone { try manifest.drop(path, for: destination, reason: "no longer in the store") }
             return try manifest.publishedSet(of: ordered.map(\.path), for: destination)
         }
+        let alreadyPublished = await manifestRecordStillHolds() ? publishedBefore : []
         let todo = ordered.filter { !alreadyPublished.contains($0.path) }
         let summary: PublishSummary
         do {
@@ -245,6 +247,32 @@ public final class ReplicationService: Sendable {
             return
         }
         try await record(summary, queued: Set(roots), alreadyPublished: alreadyPublished)
+        await renewMetAgain(roots.filter { publishedBefore.contains($0) || summary.alreadyCachedPaths.contains($0) })
+    }
+
+    // MARK: - Cache maintenance hooks (see Maintenance/)
+
+    /// Whether the manifest's published set may stand for the cache's contents: a `narsync gc`
+    /// since (or now) may have removed some, and then the cache is asked instead.
+    private func manifestRecordStillHolds() async -> Bool {
+        // A cache that cannot be asked is asked again by the publisher, which reports why.
+        do {
+            return publishedRecordTrust.isTrusted(now: try await publisher.gcGeneration())
+        } catch {
+            return false
+        }
+    }
+
+    /// Renews the narinfos of queued paths the cache already had, if older than
+    /// `options.refreshAge`, so that `narsync gc` counts them as used.
+    private func renewMetAgain(_ paths: [StorePath]) async {
+        guard let age = options.refreshAge, !paths.isEmpty else { return }
+        do {
+            let renewed = try await publisher.renewNarInfos(of: paths, olderThan: age)
+            for path in renewed { logger.info("renewed", metadata: ["path": "\(layout.storeDirectory.fullPath(of: path))"]) }
+        } catch {
+            logger.warning("cannot renew cached paths: \(error)", metadata: ["destination": "\(publisher.destination)"])
+        }
     }
 
     private func record(_ summary: PublishSummary, queued: Set<StorePath>, alreadyPublished: Set<StorePath>) async throws {

@@ -21,6 +21,9 @@ public struct WatchOptions: Sendable {
     /// How long a read of the Nix database waits for a lock another process holds (SQLite's
     /// busy timeout) before the read fails, is logged and is tried again at the next wake.
     public var databaseBusyTimeout: Duration
+    /// A queued path the cache already has is renewed if its narinfo is older than this, so
+    /// that `narsync gc --older-than` sees it as used; nil never renews.
+    public var refreshAge: Duration? = .seconds(7 * 24 * 3600)
 
     public init(
         destinationName: String, filter: PathFilter = PathFilter(), initialBackfill: Bool = false,
