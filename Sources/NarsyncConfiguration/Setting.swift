@@ -45,6 +45,7 @@ public struct Setting: Sendable {
         Setting(flag: "retry-initial-seconds", table: "watch", key: "retry-initial-seconds"),
         Setting(flag: "grace-seconds", table: "watch", key: "grace-seconds"),
         Setting(flag: "abort-uploads-after-hours", table: "watch", key: "abort-uploads-after-hours"),
+        Setting(flag: "refresh-after", table: "watch", key: "refresh-after"),
         Setting(flag: "database-busy-seconds", table: "watch", key: "database-busy-seconds"),
         Setting(flag: "hook-socket", table: "hook", key: "socket"),
         Setting(flag: "spool-dir", table: "hook", key: "spool-dir"),

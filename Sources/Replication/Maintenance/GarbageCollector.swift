@@ -41,7 +41,9 @@ public struct GarbageCollector: Sendable {
         for entry in inventory.narInfos { byHash[entry.hashPart] = entry }
         let kept = keptClosure(byHash)
         let removed = byHash.filter { !kept.contains($0.key) }
-        let layers = referrersFirstLayers(removed)
+        // Kept narinfos never refer to removed ones (the kept set is closed under references),
+        // so the first layer holds the narinfos nothing in the cache refers to any more.
+        let layers = ReferrerOrder.layers(removed)
 
         var namedByKept = Set<String>()
         for hash in kept { if let url = byHash[hash]?.narInfo?.url { namedByKept.insert(url) } }
@@ -68,34 +70,6 @@ public struct GarbageCollector: Sendable {
             }
         }
         return kept
-    }
-
-    /// The removed narinfos in layers (Kahn's algorithm on the reference graph): a narinfo is
-    /// in a layer once every removed narinfo referring to it is in an earlier one. Kept
-    /// narinfos never refer to removed ones (the kept set is closed under references), so the
-    /// first layer holds the narinfos nothing in the cache refers to any more.
-    private func referrersFirstLayers(_ removed: [String: CachedNarInfo]) -> [[CachedNarInfo]] {
-        var referrerCount: [String: Int] = [:]
-        for entry in removed.values {
-            for reference in Set(entry.narInfo?.references.map { String($0.hashPart) } ?? []) where reference != entry.hashPart {
-                if removed[reference] != nil { referrerCount[reference, default: 0] += 1 }
-            }
-        }
-        var layer = removed.keys.filter { referrerCount[$0, default: 0] == 0 }.sorted()
-        var layers: [[CachedNarInfo]] = []
-        while !layer.isEmpty {
-            layers.append(layer.map { removed[$0]! })
-            var next: [String] = []
-            for hash in layer {
-                for reference in Set(removed[hash]!.narInfo?.references.map { String($0.hashPart) } ?? []) where reference != hash {
-                    guard let count = referrerCount[reference] else { continue }
-                    referrerCount[reference] = count - 1
-                    if count == 1 { next.append(reference) }
-                }
-            }
-            layer = next.sorted()
-        }
-        return layers
     }
 }
 

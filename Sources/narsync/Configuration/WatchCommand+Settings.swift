@@ -18,6 +18,7 @@ extension WatchCommand {
         case "retry-initial-seconds": return [String(retryInitialSeconds)]
         case "grace-seconds": return [String(graceSeconds)]
         case "abort-uploads-after-hours": return [String(abortUploadsAfterHours)]
+        case "refresh-after": return [refreshAfter]
         case "database-busy-seconds": return [String(databaseBusySeconds)]
         case "hook-socket": return [hookSocket]
         case "spool-dir": return optional(spoolDirectory)
