@@ -17,6 +17,14 @@ struct CacheFixture {
         cache = nix.directory.appending("binary-cache")
     }
 
+    /// The same key and cache on another Nix environment (one with a bucket).
+    init(reusing other: CacheFixture, nix: NixEnvironment) {
+        self.nix = nix
+        closure = other.closure
+        key = other.key
+        cache = other.cache
+    }
+
     var url: String { "file://\(cache)" }
 
     /// Runs `narsync <arguments>` with the Nix environment (plus `environment`).
