@@ -159,7 +159,9 @@ public final class GarbageCollection: Sendable {
         while true {
             let checked = ContinuousClock.now
             guard let object = try destination.objectInfo(key: key) else { return .gone }
-            guard object.modified < cutoff else { return .young }
+            // S3's Last-Modified has whole seconds: an object written just after the cutoff may
+            // show a time just before it. Old means old by more than that.
+            guard object.modified.addingTimeInterval(1) < cutoff else { return .young }
             if ContinuousClock.now - checked < timing.fence / 2 {
                 try destination.delete(key: key)
                 return .deleted

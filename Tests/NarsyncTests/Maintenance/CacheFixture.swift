@@ -6,7 +6,8 @@ import TestSupport
 /// the maintenance tests run and the hand-made damage they inflict.
 struct CacheFixture {
     let nix: NixEnvironment
-    let closure: TestClosure
+    /// Built by `init()`; nil for fixtures on another environment.
+    let closure: TestClosure!
     let key: (secretKeyFile: String, publicKey: String)
     let cache: String
 
@@ -17,12 +18,12 @@ struct CacheFixture {
         cache = nix.directory.appending("binary-cache")
     }
 
-    /// The same key and cache on another Nix environment (one with a bucket).
-    init(reusing other: CacheFixture, nix: NixEnvironment) {
+    /// The helpers on another Nix environment (one with a bucket), without a closure built.
+    init(nix: NixEnvironment, key: (secretKeyFile: String, publicKey: String)) {
         self.nix = nix
-        closure = other.closure
-        key = other.key
-        cache = other.cache
+        closure = nil
+        self.key = key
+        cache = nix.directory.appending("binary-cache")
     }
 
     var url: String { "file://\(cache)" }

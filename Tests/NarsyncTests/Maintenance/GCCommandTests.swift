@@ -104,7 +104,7 @@ import TestSupport
         try backfill(closure.top)
         // S3 sets LastModified itself: the old closure is old by a few seconds.
         Thread.sleep(forTimeInterval: 5)
-        let fixtureInBucket = CacheFixture(reusing: fixture, nix: bucket.nix)
+        let fixtureInBucket = CacheFixture(nix: bucket.nix, key: key)
         let newApp = try fixtureInBucket.buildReferring(to: [closure.outputs["leaf-data"]!], name: "new-app")
         try backfill(newApp)
 
