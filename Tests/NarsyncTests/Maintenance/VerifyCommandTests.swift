@@ -139,3 +139,35 @@ import TestSupport
          "--store-root", storeRoot ?? fixture.nix.storeRoot] + extra
     }
 }
+
+/// `narsync verify --repair` on a bucket (moto): problems found from the listing, mended, and
+/// a real Nix substitutes afterwards.
+@Suite struct VerifyBucketTests {
+    @Test func aBucketIsVerifiedAndRepaired() throws {
+        let bucket = try NixAndBucket(bucketPrefix: "narsync-verify")
+        let closure = try TestClosure.build(in: bucket.nix)
+        let key = try bucket.nix.generateKey(name: "narsync-verify-s3-1")
+        let fixture = CacheFixture(nix: bucket.nix, key: key)
+        try fixture.backfill([closure.top], to: bucket.url(), environment: bucket.environment)
+        let signed = try bucket.signedBucket()
+        let lonelyNarInfo = String(decoding: try #require(try signed.read(key: narInfoName(of: closure.outputs["lonely"]!))), as: UTF8.self)
+        let lonelyNar = String(lonelyNarInfo.split(separator: "\n").first { $0.hasPrefix("URL: ") }!.dropFirst(5))
+        try signed.delete(key: lonelyNar)
+        try signed.delete(key: narInfoName(of: closure.outputs["leaf-tools"]!))
+
+        let (status, report, output) = try fixture.verify(url: bucket.url(), environment: bucket.environment)
+        #expect(status == 1, "\(output)")
+        #expect(CacheFixture.problems(report) == [
+            "missing NAR: \(closure.outputs["lonely"]!)", "missing reference: \(closure.outputs["middle-a"]!)",
+        ])
+        let repair = try fixture.narsync([
+            "verify", bucket.url(), "--repair", "--key-file", key.secretKeyFile, "--store-root", bucket.nix.storeRoot,
+        ], environment: bucket.environment)
+        #expect(repair.status == 0, "\(repair.standardOutput) \(repair.standardError)")
+        let again = try fixture.verify(["--check-contents"], url: bucket.url(), environment: bucket.environment)
+        #expect(again.status == 0, "\(again.output)")
+        let (copy, check) = try bucket.substitute([closure.top], trustedKey: key.publicKey)
+        #expect(copy.status == 0, "\(copy.standardError)")
+        #expect(check.status == 0, "\(check.standardError)")
+    }
+}
