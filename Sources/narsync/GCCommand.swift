@@ -91,8 +91,9 @@ struct GCCommand: AsyncParsableCommand {
         let destination = try validatingInput { try access.open(cacheURL) }
         let executor = BlockingExecutor(threadCount: jobs, name: "narsync-gc")
         defer { executor.shutdown() }
-        let listable = try await validatingInput { try await executor.run { try destination.listObjects() != nil } }
-        guard listable else {
+        // Bad credentials, a missing bucket or an unreachable server show now, as bad input.
+        _ = try await validatingInput { try await executor.run { try destination.objectInfo(key: CacheKeys.cacheInfo) } }
+        guard destination.isListable else {
             printError("\(destination) cannot be listed, so it cannot be collected: run narsync gc on the bucket or directory behind it")
             throw ExitStatus.badInput
         }

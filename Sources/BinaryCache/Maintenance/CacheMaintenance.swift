@@ -5,6 +5,9 @@ import Foundation
 ///
 /// Every method blocks, like `BinaryCacheDestination`'s: call them from a `BlockingExecutor`.
 public protocol CacheMaintenance: BinaryCacheDestination {
+    /// Whether `listObjects` can list the cache (false for an HTTP cache), known without asking it.
+    var isListable: Bool { get }
+
     /// Every object of the cache (narinfos, NARs, `nix-cache-info`...) with its size and
     /// modification time, or nil when the cache cannot be listed (an HTTP cache).
     func listObjects() throws -> [StoredObject]?
@@ -30,6 +33,10 @@ public protocol CacheMaintenance: BinaryCacheDestination {
 
     /// Discards an incomplete upload and what it holds.
     func abort(_ upload: IncompleteUpload) throws
+}
+
+extension CacheMaintenance {
+    public var isListable: Bool { true }
 }
 
 /// One object in a cache.

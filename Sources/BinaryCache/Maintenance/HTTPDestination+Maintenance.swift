@@ -3,6 +3,8 @@ import Foundation
 /// An HTTP cache can be checked path by path (HEAD, ranged GET) but not listed, so `verify`
 /// takes the store paths to check, and `gc` refuses it.
 extension HTTPDestination: CacheMaintenance {
+    public var isListable: Bool { false }
+
     public func listObjects() throws -> [StoredObject]? { nil }
 
     public func objectInfo(key: String) throws -> StoredObject? {

@@ -78,17 +78,13 @@ public final class GarbageCollection: Sendable {
                 try? await executor.run { try renewed.write(to: destination) }
             }
         }
-        defer { renewing.cancel() }
-        let result: T
-        do {
-            result = try await body()
-        } catch {
-            await release(lease)
-            throw error
-        }
+        let result: Result<T, any Error>
+        do { result = .success(try await body()) } catch { result = .failure(error) }
+        // A renewal landing after the release would hold the lease again until it expires.
         renewing.cancel()
+        await renewing.value
         await release(lease)
-        return result
+        return try result.get()
     }
 
     private func release(_ lease: GCLease) async {
