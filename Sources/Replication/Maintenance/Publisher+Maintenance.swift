@@ -36,7 +36,8 @@ extension Publisher {
     /// touch) for the old ones.
     /// - Returns: the paths renewed.
     public func renewNarInfos(of paths: [StorePath], olderThan age: Duration) async throws -> [StorePath] {
-        guard let destination = destination as? any CacheMaintenance, !paths.isEmpty else { return [] }
+        // An HTTP cache can neither renew nor be collected: there is nothing to keep young.
+        guard let destination = destination as? any CacheMaintenance, destination.isListable, !paths.isEmpty else { return [] }
         let executor = self.executor
         let cutoff = Date().addingTimeInterval(-age.timeInterval)
         let renewed = try await concurrentMap(paths, limit: options.jobs) { path -> StorePath? in
