@@ -14,10 +14,13 @@ extension Publisher {
         return Set(try await executor.run { try leaseGuard.protectReliedOn() }).intersection(cached)
     }
 
-    /// References of `paths` that are not among them: they must be in the cache already.
-    static func referencesOutside(_ paths: [ValidPathInfo]) -> Set<StorePath> {
-        let inBatch = Set(paths.map(\.path))
-        return Set(paths.flatMap(\.dependencies).filter { !inBatch.contains($0) })
+    /// The paths the narinfos this run writes will reference without this run uploading them:
+    /// the references of the paths to upload that are cached or outside the batch. Only those
+    /// need protecting from a concurrent gc (a batch found all cached announces nothing).
+    static func reliedOn(_ paths: [ValidPathInfo], cached: Set<StorePath>) -> Set<StorePath> {
+        let uploading = paths.filter { !cached.contains($0.path) }
+        let uploadingPaths = Set(uploading.map(\.path))
+        return Set(uploading.flatMap(\.dependencies)).subtracting(uploadingPaths)
     }
 
     /// The cache's gc generation: which `narsync gc` ran last (or runs now), and whether it

@@ -97,7 +97,7 @@ public final class Publisher: Sendable {
         var summary = PublishSummary()
         var cached = options.repair ? [] : try await cachedPaths(paths.map(\.path))
         let leaseGuard = GCLeaseGuard(
-            destination: destination, reliedOn: cached.union(Self.referencesOutside(paths)),
+            destination: destination, reliedOn: Self.reliedOn(paths, cached: cached),
             recheckInterval: options.gcLeaseRecheckInterval)
         cached.subtract(try await removedByConcurrentGC(cached, leaseGuard))
         let todo = paths.filter { !cached.contains($0.path) }
