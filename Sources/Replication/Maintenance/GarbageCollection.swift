@@ -152,7 +152,7 @@ public final class GarbageCollection: Sendable {
     /// Deletes `key` if it exists and was modified before `cutoff`, sending the deletion within
     /// half the fence of the check (checking again if the check is older).
     private func deleteIfStillOld(_ key: String, before cutoff: Date) throws -> Deletion {
-        while true {
+        for _ in 0..<5 {
             let checked = ContinuousClock.now
             guard let object = try destination.objectInfo(key: key) else { return .gone }
             // S3's Last-Modified has whole seconds: an object written just after the cutoff may
@@ -163,6 +163,8 @@ public final class GarbageCollection: Sendable {
                 return .deleted
             }
         }
+        // Writers rely on a deletion following its check within half the fence.
+        throw GCDeletionError.checksTooSlow(key: key, fence: timing.fence)
     }
 
     private func forEach<Element: Sendable, T: Sendable>(
@@ -186,6 +188,18 @@ public final class GarbageCollection: Sendable {
 
     static func name(of entry: CachedNarInfo) -> String {
         entry.narInfo.map { $0.storePath.baseName } ?? entry.object.key
+    }
+}
+
+/// Why the gc kept an object it meant to delete.
+enum GCDeletionError: Error, CustomStringConvertible {
+    case checksTooSlow(key: String, fence: Duration)
+
+    var description: String {
+        switch self {
+        case .checksTooSlow(let key, let fence):
+            "kept \(key): checking its age took longer than half the writers' fence (\(fence)) five times; the cache answers too slowly"
+        }
     }
 }
 
