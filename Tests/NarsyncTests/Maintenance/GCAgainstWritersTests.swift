@@ -33,7 +33,7 @@ import TestSupport
         }
         try fixture.backfill([shared.top] + oldOnly, to: bucket.url(), environment: bucket.environment)
         // S3 sets LastModified itself: make the old paths a few seconds old.
-        try await Task.sleep(for: .seconds(8))
+        try await Task.sleep(for: .seconds(12))
 
         let checker = CacheInvariantChecker(.destination(try bucket.signedBucket()), narInfosMayBeDeleted: true)
         checker.start()
@@ -42,8 +42,9 @@ import TestSupport
             try await onThread {
                 try Subprocess.run(narsyncExecutable, [
                     // The grace period, longer than a writer takes from uploading a NAR to
-                    // announcing it (2 s of fence at most), protects NARs not yet announced.
-                    "gc", url, "--older-than", "6s", "--grace", "4s", "--settle-seconds", "2", "--jobs", "2",
+                    // announcing it (2 s of fence, more on a loaded machine), protects NARs not
+                    // yet announced; the old ones are older than it when their turn comes.
+                    "gc", url, "--older-than", "6s", "--grace", "8s", "--settle-seconds", "2", "--jobs", "2",
                 ], environment: environment)
             }
         }
