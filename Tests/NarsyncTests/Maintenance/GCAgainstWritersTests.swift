@@ -44,7 +44,7 @@ import TestSupport
                     // The grace period, longer than a writer takes from uploading a NAR to
                     // announcing it (2 s of fence, more on a loaded machine), protects NARs not
                     // yet announced; the old ones are older than it when their turn comes.
-                    "gc", url, "--older-than", "6s", "--grace", "8s", "--settle-seconds", "2", "--jobs", "2",
+                    "gc", url, "--older-than", "6s", "--grace", "8s", "--settle-seconds", "4", "--jobs", "2",
                 ], environment: environment)
             }
         }
