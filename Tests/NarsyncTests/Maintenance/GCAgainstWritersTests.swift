@@ -22,13 +22,16 @@ import TestSupport
             .split(separator: "\n").map(String.init)
         // New: each writer publishes paths referencing different parts of the shared closure.
         let out = shared.outputs
-        let plans = [
-            [["leaf-tools"], ["middle-b"], ["top"], ["leaf-data"]],
-            [["lonely"], ["leaf-data", "middle-a"], ["middle-b"], ["top"]],
+        // (seconds after the gc starts, what the round's new path references). The gc lists the
+        // cache once its 4 s settle is over: rounds before it make what they reference young;
+        // rounds after it rely on old paths the gc has planned to remove, while it removes them.
+        let plans: [[(at: Double, references: [String])]] = [
+            [(0, ["lonely"]), (4.3, ["middle-b"]), (5.1, ["top"]), (5.9, ["leaf-data"])],
+            [(0.3, ["lonely"]), (4.5, ["leaf-tools"]), (5.3, ["leaf-data", "middle-a"]), (6.1, ["top"])],
         ]
         let rounds = try plans.enumerated().map { writer, rounds in
-            try rounds.enumerated().map { round, names in
-                try fixture.buildReferring(to: names.map { out[$0]! }, name: "writer-\(writer)-round-\(round)")
+            try rounds.enumerated().map { round, plan in
+                (at: plan.at, root: try fixture.buildReferring(to: plan.references.map { out[$0]! }, name: "writer-\(writer)-round-\(round)"))
             }
         }
         try fixture.backfill([shared.top] + oldOnly, to: bucket.url(), environment: bucket.environment)
@@ -48,12 +51,12 @@ import TestSupport
                 ], environment: environment)
             }
         }
-        let writers = rounds.enumerated().map { writer, roots in
+        let writers = rounds.map { roots in
             Task {
                 var results: [ProcessResult] = []
-                for (round, root) in roots.enumerated() {
-                    // Staggered, so that rounds fall before, during and after the gc's deletions.
-                    try await Task.sleep(for: .milliseconds(700 * round + 400 * writer))
+                let start = ContinuousClock.now
+                for (at, root) in roots {
+                    try await Task.sleep(until: start + .milliseconds(Int(at * 1000)))
                     results.append(try await onThread {
                         try Subprocess.run(narsyncExecutable, [
                             "backfill", "--to", url, "--key-file", key.secretKeyFile, "--store-root", storeRoot,
@@ -79,7 +82,7 @@ import TestSupport
         let signed = try bucket.signedBucket()
         for path in oldOnly { #expect(try !signed.exists(key: narInfoName(of: path)), "\(path) is old and unreferenced") }
         // ...and every path the writers published is whole: verify is clean and Nix substitutes.
-        let allRoots = rounds.flatMap { $0 }
+        let allRoots = rounds.flatMap { $0.map(\.root) }
         let verify = try Subprocess.run(narsyncExecutable, ["verify", url, "--trusted-public-key", key.publicKey], environment: environment)
         #expect(verify.status == 0, "\(verify.standardOutput)")
         let (copy, check) = try bucket.substitute(allRoots, trustedKey: key.publicKey)
