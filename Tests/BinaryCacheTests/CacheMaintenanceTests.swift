@@ -62,16 +62,16 @@ struct CacheMaintenanceTests {
     }
 }
 
-/// `CacheMaintenanceTests` on a bucket (moto).
+/// `CacheMaintenanceTests` on a bucket (moto and Ceph RGW).
 @Suite(.moto) struct BucketMaintenanceTests {
-    @Test func aBucket() throws {
-        let moto = try SharedMoto.required
-        let destination = try moto.makeBucket()
+    @Test(arguments: S3Backend.tested) func aBucket(_ backend: S3Backend) throws {
+        let s3 = try SharedS3.required(backend)
+        let destination = try s3.makeBucket()
         // S3 times have whole seconds.
         try CacheMaintenanceTests.exercise(destination, settle: .milliseconds(1100))
         let upload = try destination.client.createMultipartUpload(key: "nar/c.nar.zst", headers: [("content-type", ContentType.nar)]).uploadID
         let uploads = try destination.incompleteUploads()
-        #expect(uploads.map(\.id) == [upload])
+        #expect(uploads.map { $0.id } == [upload])
         // moto answers a fixed Initiated (2010-11-10); S3 and RGW the upload's start.
         #expect(uploads[0].started < Date() && uploads[0].started > Date(timeIntervalSince1970: 0))
         try destination.abort(uploads[0])

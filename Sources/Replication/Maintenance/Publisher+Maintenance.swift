@@ -7,20 +7,23 @@ import SystemSupport
 // the writer's side of the gc lease protocol, and the renewal of paths met again.
 
 extension Publisher {
-    /// The cached paths a concurrent `narsync gc` has removed, found if a gc lease is held
-    /// (after renewing the others so that the gc keeps them); empty otherwise.
-    func removedByConcurrentGC(_ cached: Set<StorePath>, _ leaseGuard: GCLeaseGuard?) async throws -> Set<StorePath> {
-        guard let leaseGuard else { return [] }
-        return Set(try await executor.run { try leaseGuard.protectReliedOn() }).intersection(cached)
+    /// The writer's side of the gc lease protocol for one publish of `toPublish` (see
+    /// `GCLeaseGuard`): if a gc holds the cache, what the new narinfos will reference without
+    /// this run uploading it is renewed now, so that the gc keeps it.
+    func guardAgainstConcurrentGC(_ toPublish: [ValidPathInfo]) async throws -> GCLeaseGuard? {
+        guard let leaseGuard = GCLeaseGuard(
+            destination: destination, reliedOn: Self.reliedOn(toPublish), recheckInterval: options.gcLeaseRecheckInterval)
+        else { return nil }
+        // What a gc already removed is found again before the narinfos are written.
+        _ = try await executor.run { try leaseGuard.protectReliedOn() }
+        return leaseGuard
     }
 
-    /// The paths the narinfos this run writes will reference without this run uploading them:
-    /// the references of the paths to upload that are cached or outside the batch. Only those
-    /// need protecting from a concurrent gc (a batch found all cached announces nothing).
-    static func reliedOn(_ paths: [ValidPathInfo], cached: Set<StorePath>) -> Set<StorePath> {
-        let uploading = paths.filter { !cached.contains($0.path) }
-        let uploadingPaths = Set(uploading.map(\.path))
-        return Set(uploading.flatMap(\.dependencies)).subtracting(uploadingPaths)
+    /// The references of the paths to upload that are not among them: cached, recorded by a
+    /// manifest, or outside the batch. Only those need protecting from a concurrent gc (a batch
+    /// found all cached announces nothing).
+    static func reliedOn(_ uploading: [ValidPathInfo]) -> Set<StorePath> {
+        Set(uploading.flatMap(\.dependencies)).subtracting(uploading.map(\.path))
     }
 
     /// The cache's gc generation: which `narsync gc` ran last (or runs now), and whether it

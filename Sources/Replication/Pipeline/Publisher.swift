@@ -76,33 +76,30 @@ public final class Publisher: Sendable {
         }
     }
 
-    /// Publishes `paths` (references before referrers; references outside the list must already
-    /// be in the cache). Per-path failures are in the summary; thrown errors mean the cache
-    /// itself could not be asked what it has.
+    /// Plans and publishes `paths` (see `plan`): for callers with no manifest.
     public func publish(_ paths: [ValidPathInfo], progress: (any PublishProgress)? = nil) async throws -> PublishSummary {
-        var summary = try await publishOnce(paths, progress: progress)
+        let closure = Dictionary(paths.map { ($0.path, $0) }) { first, _ in first }
+        var summary = try await publish(plan(closure), progress: progress)
         // A concurrent `narsync gc` removed a path this run relied on (see `GCLeaseGuard`):
-        // publish again, uploading what is no longer cached.
+        // plan again, and upload what is no longer cached.
         var rounds = 1
         while summary.interruptedByGC && rounds < 3 {
             logger.notice("a concurrent narsync gc removed paths this run relied on: publishing them again")
-            summary.retried(with: try await publishOnce(paths, progress: progress))
+            summary.retried(with: try await publish(plan(closure), progress: progress))
             rounds += 1
         }
         return summary
     }
 
-    private func publishOnce(_ paths: [ValidPathInfo], progress: (any PublishProgress)?) async throws -> PublishSummary {
+    /// Uploads what `plan` says (references outside it must already be in the cache). Per-path
+    /// failures are in the summary; thrown errors mean the cache could not be written at all.
+    public func publish(_ plan: PublishPlan, progress: (any PublishProgress)? = nil) async throws -> PublishSummary {
         let clock = ContinuousClock(), start = clock.now
         var summary = PublishSummary()
-        var cached = options.repair ? [] : try await cachedPaths(paths.map(\.path))
-        let leaseGuard = GCLeaseGuard(
-            destination: destination, reliedOn: Self.reliedOn(paths, cached: cached),
-            recheckInterval: options.gcLeaseRecheckInterval)
-        cached.subtract(try await removedByConcurrentGC(cached, leaseGuard))
-        let todo = paths.filter { !cached.contains($0.path) }
-        summary.alreadyCachedPaths = paths.map(\.path).filter(cached.contains)
-        progress?.batchStarted(paths: todo.count, narBytes: todo.reduce(0) { $0 + $1.narSize }, alreadyCached: summary.alreadyCached)
+        let todo = plan.toPublish
+        let leaseGuard = try await guardAgainstConcurrentGC(todo)
+        summary.alreadyCachedPaths = plan.cached.map { PublishedPath(path: $0.path, narSize: $0.narSize, nar: nil) }
+        progress?.batchStarted(paths: todo.count, narBytes: plan.narBytes, alreadyCached: summary.alreadyCached)
         if !todo.isEmpty { try await ensureCacheInfo() }
 
         var scheduler = PublishScheduler(paths: todo, inGroups: destination.commitsInGroups)
@@ -123,7 +120,7 @@ public final class Publisher: Sendable {
                 case .narInfosWritten(let written):
                     scheduler.narInfosFinished(written: written.map(\.0.path), failures: [])
                     for (info, nar) in written {
-                        summary.published.append(PublishedNar(info: info, nar: nar))
+                        summary.published.append(PublishedPath(path: info.path, narSize: info.narSize, nar: nar))
                         summary.narBytes += info.narSize
                         summary.compressedBytes += nar.fileSize
                         logger.info("published", metadata: ["path": "\(storeDirectory.fullPath(of: info.path))", "nar": "\(nar.key)", "size": "\(info.narSize)"])
@@ -209,6 +206,6 @@ public final class Publisher: Sendable {
     }
 
     private static func publishError(_ error: any Error, _ path: StorePath) -> PublishError {
-        (error as? PublishError) ?? .destination(path, "\(error)")
+        (error as? PublishError) ?? .destination(path, PublishError.Cause(error))
     }
 }
