@@ -91,7 +91,7 @@ public struct FileDestination: BinaryCacheDestination {
         return Set(names.filter { $0.hasSuffix(suffix) && !$0.hasPrefix(".") })
     }
 
-    private func path(of key: String) -> String { "\(directory)/\(key)" }
+    func path(of key: String) -> String { "\(directory)/\(key)" }
 
     private func creatingParent(of key: String) throws -> String {
         let full = path(of: key)

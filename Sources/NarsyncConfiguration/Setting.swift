@@ -57,6 +57,7 @@ public enum SettingName: String, CaseIterable, Sendable {
     case retryInitialSeconds = "retry-initial-seconds"
     case graceSeconds = "grace-seconds"
     case abortUploadsAfterHours = "abort-uploads-after-hours"
+    case refreshAfter = "refresh-after"
     case databaseBusySeconds = "database-busy-seconds"
     case hookSocket = "hook-socket"
     case spoolDir = "spool-dir"
@@ -87,7 +88,7 @@ public enum SettingName: String, CaseIterable, Sendable {
         case .storeRoot: top("root", table: "store")
         case .storeDir: top("dir", table: "store")
         case .initialBackfill: top(rawValue, table: "watch", kind: .flag)
-        case .debounceMs, .recheckSeconds, .retryInitialSeconds, .graceSeconds, .abortUploadsAfterHours,
+        case .debounceMs, .recheckSeconds, .retryInitialSeconds, .graceSeconds, .abortUploadsAfterHours, .refreshAfter,
              .databaseBusySeconds:
             top(rawValue, table: "watch")
         case .hookSocket: top("socket", table: "hook")

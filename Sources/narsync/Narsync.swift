@@ -15,7 +15,7 @@ struct Narsync: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             WatchCommand.self, BackfillCommand.self, StatusCommand.self, HookCommand.self, KeygenCommand.self,
-            ConfigCommand.self,
+            ConfigCommand.self, VerifyCommand.self, GCCommand.self,
         ]
     )
 

@@ -74,6 +74,11 @@ struct WatchCommand: AsyncParsableCommand {
     @Option(name: .customLong("abort-uploads-after-hours"), help: "At start, abort multipart uploads recorded for longer than this many hours.")
     var abortUploadsAfterHours = 24.0
 
+    @Option(name: .customLong("refresh-after"), help: ArgumentHelp(
+        "A new path the cache already has (e.g. substituted from it) is renewed in the cache if its narinfo is older than this (30d, 12h, 90m; 0d never), so that narsync gc --older-than counts it as used.",
+        valueName: "age"))
+    var refreshAfter = "7d"
+
     @Option(name: .customLong("hook-socket"), help: ArgumentHelp(
         "Unix socket where `narsync hook` hands over built paths; 'none' to not listen.", valueName: "path"))
     var hookSocket = HookServer.Configuration.defaultSocketPath
@@ -97,6 +102,7 @@ struct WatchCommand: AsyncParsableCommand {
         guard (0...3600).contains(graceSeconds) else { throw ValidationError("--grace-seconds must be between 0 and 3600") }
         guard (0.001...3600).contains(databaseBusySeconds) else { throw ValidationError("--database-busy-seconds must be between 0.001 and 3600") }
         guard abortUploadsAfterHours >= 0 else { throw ValidationError("--abort-uploads-after-hours must not be negative") }
+        do { _ = try AgeDuration(parsing: refreshAfter) } catch { throw ValidationError("--refresh-after: \(error)") }
     }
 
     func run() async throws {
@@ -180,12 +186,15 @@ struct WatchCommand: AsyncParsableCommand {
 
     /// How this destination's service watches and what it publishes.
     func replicationConfiguration() -> ReplicationService.Configuration {
-        ReplicationService.Configuration(
+        var options = ReplicationService.Configuration(
             filter: PathFilter(includes: includes, excludes: excludes, includeDerivations: keepDerivations, skipSignedBy: Set(skipSignedBy)),
             initialBackfill: initialBackfill,
             timing: WatchTiming(debounceWindow: .milliseconds(debounceMilliseconds), recheckInterval: .seconds(recheckSeconds)),
             gracePeriod: .seconds(graceSeconds), staleUploadAge: .seconds(abortUploadsAfterHours * 3600),
             databaseBusyTimeout: .seconds(databaseBusySeconds))
+        let refreshAge = (try? AgeDuration(parsing: refreshAfter))?.duration ?? .zero
+        options.refreshAge = refreshAge > .zero ? refreshAge : nil
+        return options
     }
 
     /// A destination that two of `commands` name, if any, by identity (endpoint, region and

@@ -36,9 +36,15 @@ final class CacheInvariantChecker: @unchecked Sendable {
     private var passes = 0
     private var found: [String] = []
 
-    init(_ reader: Reader, recheckWholeNarInfos: Bool = true) {
+    /// Whether narinfos may be deleted while the checker polls (a gc runs): a narinfo found
+    /// incomplete counts only if it is still there once its missing parts were seen missing,
+    /// since one deleted in between may have gone before them, as a gc deletes referrers first.
+    private let narInfosMayBeDeleted: Bool
+
+    init(_ reader: Reader, recheckWholeNarInfos: Bool = true, narInfosMayBeDeleted: Bool = false) {
         self.reader = reader
         self.recheckWholeNarInfos = recheckWholeNarInfos
+        self.narInfosMayBeDeleted = narInfosMayBeDeleted
     }
 
     var violations: [String] { lock.withLock { found } }
@@ -79,6 +85,7 @@ final class CacheInvariantChecker: @unchecked Sendable {
                     }
                 }
             }
+            if narInfosMayBeDeleted, !problems.isEmpty, !reader.exists(name) { continue }
             lock.withLock {
                 seen.insert(name)
                 if problems.isEmpty { whole.insert(name) }

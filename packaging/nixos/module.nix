@@ -188,6 +188,40 @@ in
       default = { };
       description = "Further config.toml settings, merged over the ones above.";
     };
+
+    # narsync gc on a timer (see README, "Keeping a cache healthy").
+    gc = {
+      enable = mkEnableOption "narsync gc on a timer, removing closures nobody has published or used for a while";
+      cache = mkOption {
+        type = types.str;
+        default = if cfg.destinations != [ ] then (lib.head cfg.destinations).url else "";
+        defaultText = "the first destination's url";
+        description = "The cache to collect: file:///dir or s3://bucket?...";
+      };
+      credentialsFile = mkOption {
+        type = types.nullOr types.str;
+        default = if cfg.destinations != [ ] then (lib.head cfg.destinations).credentialsFile else null;
+        defaultText = "the first destination's credentialsFile";
+        description = "S3: an AWS shared credentials file, handed over as a systemd credential.";
+      };
+      olderThan = mkOption {
+        type = types.strMatching "[0-9]+[dhm]";
+        default = "90d";
+        example = "30d";
+        description = "Remove paths whose narinfo is older than this (not published or renewed since), unless kept.";
+      };
+      keep = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        example = [ "/run/current-system" ];
+        description = "Store paths kept with their closures however old (e.g. deployed systems); symlinks into the store are resolved when the timer runs.";
+      };
+      schedule = mkOption {
+        type = types.str;
+        default = "weekly";
+        description = "When to run, as systemd.time(7) OnCalendar.";
+      };
+    };
   };
 
   config = mkIf cfg.enable {
@@ -252,6 +286,46 @@ in
         CapabilityBoundingSet = "";
         UMask = "0077";
       };
+    };
+
+    # narsync gc on a timer: the kept paths are resolved (symlinks such as /run/current-system)
+    # into a --keep-from file when it runs.
+    systemd.services.narsync-gc = mkIf cfg.gc.enable {
+      description = "narsync gc: remove old closures from the binary cache";
+      after = [ "network-online.target" ];
+      wants = [ "network-online.target" ];
+      script = ''
+        keep="$RUNTIME_DIRECTORY/keep"
+        : > "$keep"
+        for path in ${lib.escapeShellArgs cfg.gc.keep}; do
+          if [ -e "$path" ]; then readlink -f "$path" >> "$keep"; fi
+        done
+        exec ${cfg.package}/bin/narsync gc ${lib.escapeShellArg cfg.gc.cache} \
+          --older-than ${lib.escapeShellArg cfg.gc.olderThan} --keep-from "$keep"
+      '';
+      environment = optionalAttrs (cfg.gc.credentialsFile != null) {
+        AWS_SHARED_CREDENTIALS_FILE = "/run/credentials/narsync-gc.service/s3-credentials";
+      };
+      serviceConfig = {
+        Type = "oneshot";
+        LoadCredential = optional (cfg.gc.credentialsFile != null) "s3-credentials:${cfg.gc.credentialsFile}";
+        RuntimeDirectory = "narsync-gc";
+        Nice = 10;
+        IOSchedulingClass = "idle";
+        NoNewPrivileges = true;
+        ProtectSystem = "strict";
+        ReadWritePaths = lib.optional (lib.hasPrefix "file://" cfg.gc.cache) (lib.removePrefix "file://" cfg.gc.cache);
+        ProtectHome = true;
+        PrivateTmp = true;
+        PrivateDevices = true;
+        RestrictAddressFamilies = [ "AF_UNIX" "AF_INET" "AF_INET6" ];
+        LockPersonality = true;
+      };
+    };
+    systemd.timers.narsync-gc = mkIf cfg.gc.enable {
+      description = "narsync gc of the binary cache";
+      wantedBy = [ "timers.target" ];
+      timerConfig = { OnCalendar = cfg.gc.schedule; Persistent = true; RandomizedDelaySec = "1h"; };
     };
   };
 }

@@ -18,6 +18,9 @@ public struct PublishOptions: Sendable {
     public var cacheInfo: CacheInfo
     /// From this many paths on, list the cache's narinfos once instead of asking for each.
     public var listingThreshold: Int
+    /// How often a writer reads the cache's gc lease while publishing (see `GCLeaseGuard`); a
+    /// `narsync gc` waits longer than this after taking its lease before it lists the cache.
+    public var gcLeaseRecheckInterval: Duration = .seconds(10)
 
     public init(
         signingKeys: [SecretKey], jobs: Int = 4, compressionLevel: Int32 = 3,

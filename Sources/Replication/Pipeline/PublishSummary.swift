@@ -13,6 +13,9 @@ public struct PublishSummary: Sendable {
     public var narBytes: UInt64 = 0
     public var compressedBytes: UInt64 = 0
     public var duration: Duration = .zero
+    /// A concurrent `narsync gc` removed paths this run relied on; the failures it caused
+    /// go away when the paths are published again.
+    public var interruptedByGC = false
 
     public init() {}
 
@@ -27,6 +30,21 @@ public struct PublishSummary: Sendable {
         narBytes += other.narBytes
         compressedBytes += other.compressedBytes
         duration += other.duration
+    }
+}
+
+extension PublishSummary {
+    /// Takes in a second round over the same paths: its failures replace this round's.
+    mutating func retried(with again: PublishSummary) {
+        let republished = Set(again.published.map(\.path))
+        published += again.published
+        alreadyCachedPaths.removeAll { republished.contains($0.path) }
+        failures = again.failures
+        vanished = Array(Set(vanished + again.vanished)).sorted()
+        narBytes += again.narBytes
+        compressedBytes += again.compressedBytes
+        duration += again.duration
+        interruptedByGC = again.interruptedByGC
     }
 }
 

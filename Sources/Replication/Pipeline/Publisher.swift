@@ -15,7 +15,7 @@ public final class Publisher: Sendable {
     private let storeDirectory: StoreDirectory
     private let physicalPath: @Sendable (StorePath) -> String
     private let uploader: NarUploader
-    private let executor: BlockingExecutor
+    let executor: BlockingExecutor
     private let realisations: RealisationStep?
     private let logger: Logger
     /// How many narinfos the cache holds as far as this publisher knows: its last listing's count
@@ -93,7 +93,16 @@ public final class Publisher: Sendable {
     /// Plans and publishes `paths` (see `plan`): for callers with no manifest.
     public func publish(_ paths: [ValidPathInfo], progress: (any PublishProgress)? = nil) async throws -> PublishSummary {
         let closure = Dictionary(paths.map { ($0.path, $0) }) { first, _ in first }
-        return try await publish(plan(closure), progress: progress)
+        var summary = try await publish(plan(closure), progress: progress)
+        // A concurrent `narsync gc` removed a path this run relied on (see `GCLeaseGuard`):
+        // plan again, and upload what is no longer cached.
+        var rounds = 1
+        while summary.interruptedByGC && rounds < 3 {
+            logger.notice("a concurrent narsync gc removed paths this run relied on: publishing them again")
+            summary.retried(with: try await publish(plan(closure), progress: progress))
+            rounds += 1
+        }
+        return summary
     }
 
     /// Uploads what `plan` says (references outside it must already be in the cache). Per-path
@@ -102,6 +111,7 @@ public final class Publisher: Sendable {
         let clock = ContinuousClock(), start = clock.now
         var summary = PublishSummary()
         let todo = plan.toPublish
+        let leaseGuard = try await guardAgainstConcurrentGC(todo)
         summary.alreadyCachedPaths = plan.cached.map { PublishedPath(path: $0.path, narSize: $0.narSize, nar: nil) }
         progress?.batchStarted(paths: todo.count, narBytes: plan.narBytes, alreadyCached: summary.alreadyCached)
         if !todo.isEmpty { try await ensureCacheInfo() }
@@ -112,7 +122,7 @@ public final class Publisher: Sendable {
             func startJobs() {
                 while running < options.jobs, let job = scheduler.nextJob() {
                     running += 1
-                    group.addTask { await self.run(job) }
+                    group.addTask { await self.run(job, leaseGuard: leaseGuard) }
                 }
             }
             startJobs()
@@ -153,6 +163,7 @@ public final class Publisher: Sendable {
         summary.failures.sort { $0.path < $1.path }
         summary.duration = clock.now - start
         knownCacheSize.withLock { [published = summary.published.count] in $0 = $0.map { $0 + published } }
+        summary.interruptedByGC = leaseGuard?.foundRemovals ?? false
         return summary
     }
 
@@ -163,12 +174,14 @@ public final class Publisher: Sendable {
         case failed(PublishError)
     }
 
-    private func run(_ job: PublishScheduler.Job) async -> JobResult {
+    private func run(_ job: PublishScheduler.Job, leaseGuard: GCLeaseGuard?) async -> JobResult {
         switch job {
         case .uploadNar(let info):
             let uploader = uploader, location = physicalPath(info.path)
             do {
-                return .narUploaded(info, try await executor.run { try uploader.upload(info, physicalPath: location) })
+                let nar = try await executor.run { try uploader.upload(info, physicalPath: location) }
+                leaseGuard?.recordWritten([nar.key])
+                return .narUploaded(info, nar)
             } catch {
                 return .failed(Self.publishError(error, info.path))
             }
@@ -176,6 +189,7 @@ public final class Publisher: Sendable {
             do {
                 // Signing is CPU work too: off the cooperative pool with the writing.
                 try await executor.run {
+                    try leaseGuard?.checkBeforeAnnouncing(ready)
                     try self.destination.putGroup(ready.map { info, nar in
                         SmallObject(
                             key: "\(info.path.hashPart).narinfo",
@@ -183,6 +197,7 @@ public final class Publisher: Sendable {
                             contentType: ContentType.narInfo)
                     })
                     self.realisations?.publish(for: ready.map(\.0.path), to: self.destination)
+                    leaseGuard?.recordWritten(ready.map { CacheKeys.narInfo($0.0.path) })
                 }
                 return .narInfosWritten(ready)
             } catch {

@@ -20,6 +20,9 @@ extension ReplicationService {
         /// How long a read of the Nix database waits for a lock another process holds (SQLite's
         /// busy timeout) before the read fails, is logged and is tried again at the next wake.
         public var databaseBusyTimeout: Duration
+        /// A queued path the cache already has is renewed if its narinfo is older than this, so
+        /// that `narsync gc --older-than` sees it as used; nil never renews.
+        public var refreshAge: Duration? = .seconds(7 * 24 * 3600)
 
         public init(
             filter: PathFilter = PathFilter(), initialBackfill: Bool = false,

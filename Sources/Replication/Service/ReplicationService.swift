@@ -23,6 +23,7 @@ public final class ReplicationService: Sendable {
     /// before narsync and queue at backfill priority, below new builds. (They are all queued
     /// within the first scan, so a restart need not remember it.)
     private let backfillEnd = Locked<Int64>(0)
+    private let publishedRecordTrust = PublishedRecordTrust()
     private let events: AsyncStream<Event>
     private let eventSink: AsyncStream<Event>.Continuation
 
@@ -240,7 +241,10 @@ public final class ReplicationService: Sendable {
     private func publish(_ entries: [QueueEntry]) async throws {
         let destination = name, layout = layout
         let roots = entries.map(\.path)
-        let (closure, gone, alreadyPublished) = try await unpublishedClosure(of: roots)
+        // After a gc the manifest's record may name paths the cache no longer has: then the
+        // walk does not stop at them, and the cache is asked instead.
+        let trustsRecord = await manifestRecordStillHolds()
+        let (closure, gone, alreadyPublished) = try await unpublishedClosure(of: roots, trustingRecord: trustsRecord)
         for path in gone {
             logger.info("dropped from the queue: no longer in the store", metadata: ["path": "\(layout.storeDirectory.fullPath(of: path))"])
         }
@@ -264,6 +268,8 @@ public final class ReplicationService: Sendable {
         }
         // Published paths are not in the walk's closure: the queued ones found published are the walk's.
         try await record(summary, queued: Set(roots), recorded: alreadyPublished)
+        let cachedBefore = Set(summary.alreadyCachedPaths.map(\.path))
+        await renewMetAgain(roots.filter { alreadyPublished.contains($0) || cachedBefore.contains($0) })
     }
 
     /// The part of the closure of `roots` that is not published yet, the roots that are no longer
@@ -274,7 +280,7 @@ public final class ReplicationService: Sendable {
     /// publishes, not to the whole store below it: with 100,000 paths published, a batch of 256
     /// new ones reads a few hundred rows, not tens of thousands. One database read and one
     /// manifest read per level of references.
-    private func unpublishedClosure(of roots: [StorePath]) async throws
+    private func unpublishedClosure(of roots: [StorePath], trustingRecord: Bool) async throws
         -> (closure: [StorePath: ValidPathInfo], gone: [StorePath], alreadyPublished: Set<StorePath>) {
         let destination = name
         var closure: [StorePath: ValidPathInfo] = [:], alreadyPublished: Set<StorePath> = []
@@ -282,7 +288,8 @@ public final class ReplicationService: Sendable {
         var level = roots, isRootLevel = true
         while !level.isEmpty {
             let candidates = level
-            let published = try await manifest.run { try $0.publishedSet(of: candidates, for: destination) }
+            let published = trustingRecord
+                ? try await manifest.run { try $0.publishedSet(of: candidates, for: destination) } : []
             alreadyPublished.formUnion(published)
             let wanted = candidates.filter { !published.contains($0) }
             let infos = try await database.read { database in try wanted.map { try database.pathInfo($0) } }
@@ -301,6 +308,30 @@ public final class ReplicationService: Sendable {
             isRootLevel = false
         }
         return (closure, gone, alreadyPublished)
+
+    // MARK: - Cache maintenance hooks (see Maintenance/)
+
+    /// Whether the manifest's published set may stand for the cache's contents: a `narsync gc`
+    /// since (or now) may have removed some, and then the cache is asked instead.
+    private func manifestRecordStillHolds() async -> Bool {
+        // A cache that cannot be asked is asked again by the publisher, which reports why.
+        do {
+            return publishedRecordTrust.isTrusted(now: try await publisher.gcGeneration())
+        } catch {
+            return false
+        }
+    }
+
+    /// Renews the narinfos of queued paths the cache already had, if older than
+    /// `options.refreshAge`, so that `narsync gc` counts them as used.
+    private func renewMetAgain(_ paths: [StorePath]) async {
+        guard let age = options.refreshAge, !paths.isEmpty else { return }
+        do {
+            let renewed = try await publisher.renewNarInfos(of: paths, olderThan: age)
+            for path in renewed { logger.info("renewed", metadata: ["path": "\(layout.storeDirectory.fullPath(of: path))"]) }
+        } catch {
+            logger.warning("cannot renew cached paths: \(error)", metadata: ["destination": "\(identity)"])
+        }
     }
 
     private func record(_ summary: PublishSummary, queued: Set<StorePath>, recorded: Set<StorePath>) async throws {

@@ -19,6 +19,7 @@ extension WatchCommand {
         case .retryInitialSeconds: return [String(retryInitialSeconds)]
         case .graceSeconds: return [String(graceSeconds)]
         case .abortUploadsAfterHours: return [String(abortUploadsAfterHours)]
+        case .refreshAfter: return [refreshAfter]
         case .databaseBusySeconds: return [String(databaseBusySeconds)]
         case .hookSocket: return [hookSocket]
         case .spoolDir: return optional(spoolDirectory)

@@ -63,6 +63,11 @@ struct DestinationArguments: ParsableArguments {
     @Option(name: .customLong("stall-timeout-seconds"), help: .hidden)
     var stallTimeoutSeconds: Double?
 
+    /// For tests of gc against writers: how often a writer reads the cache's gc lease
+    /// (default 10 s; a gc's --settle-seconds must be well above it).
+    @Option(name: .customLong("gc-lease-recheck-seconds"), help: .hidden)
+    var gcLeaseRecheckSeconds: Double?
+
     func validate() throws {
         guard (5...5120).contains(partSizeMiB) else { throw ValidationError("--part-size-mib must be between 5 and 5120") }
         guard (1...64).contains(partsInFlight) else { throw ValidationError("--parts-in-flight must be between 1 and 64") }
@@ -89,9 +94,10 @@ struct DestinationArguments: ParsableArguments {
         let keys = try (keyFiles ?? self.keyFiles).map { try SecretKey(contentsOfFile: $0) }
         for file in secretFiles { try SecretFile.check(file) }
         let destination = try Destinations.open(url ?? self.destination ?? "", options: destinationOptions)
-        let options = PublishOptions(
+        var options = PublishOptions(
             signingKeys: keys, jobs: jobs, compressionLevel: compressionLevel, compressionWorkers: zstdThreads,
             repair: repair, cacheInfo: CacheInfo(storeDirectory: storeDirectory, priority: priority))
+        if let gcLeaseRecheckSeconds { options.gcLeaseRecheckInterval = .milliseconds(Int(gcLeaseRecheckSeconds * 1000)) }
         return (destination, options)
     }
 
@@ -100,15 +106,11 @@ struct DestinationArguments: ParsableArguments {
 
     /// How remote destinations send, and where their credentials come from.
     var destinationOptions: DestinationOptions {
-        var environment = ProcessInfo.processInfo.environment
-        if let credentialsFile {
-            // The file named here wins over credentials in the environment.
-            for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] { environment[name] = nil }
-            environment["AWS_SHARED_CREDENTIALS_FILE"] = credentialsFile
-        }
-        var options = DestinationOptions(
-            partSize: partSizeMiB << 20, partsInFlight: partsInFlight, bearerTokenFile: bearerTokenFile,
-            netrcFile: netrcFile, caFile: caFile, environment: environment)
+        var options = CacheAccessOptions.destinationOptions(
+            credentialsFile: credentialsFile, bearerTokenFile: bearerTokenFile, netrcFile: netrcFile)
+        options.partSize = partSizeMiB << 20
+        options.partsInFlight = partsInFlight
+        options.caFile = caFile
         // --jobs uploads each send a request at a time, and large ones up to --parts-in-flight
         // parts besides: the most requests a destination sees, which throttling lowers.
         options.maximumRequestsInFlight = jobs + partsInFlight

@@ -131,3 +131,22 @@ struct ByteCount: CustomStringConvertible {
         return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
     }
 }
+
+/// `verify` and `gc` drive the same bar, counting narinfos or NARs as items.
+extension ProgressBar: MaintenanceProgress {
+    func started(items: Int, bytes: UInt64) {
+        state.withLock {
+            $0.totalPaths += items
+            $0.totalBytes += bytes
+        }
+        draw(force: true)
+    }
+
+    func advanced(items: Int, bytes: UInt64) {
+        state.withLock {
+            $0.donePaths += items
+            $0.doneBytes += bytes
+        }
+        draw(force: false)
+    }
+}
