@@ -53,6 +53,8 @@ public struct Setting: Sendable {
         destination("to", key: "url"),
         destination("key-file", key: "key-files", kind: .list, secret: true),
         destination("credentials-file", secret: true),
+        destination("aws-config-file"),
+        destination("aws-profile"),
         destination("bearer-token-file", secret: true),
         destination("netrc-file", secret: true),
         destination("jobs"),

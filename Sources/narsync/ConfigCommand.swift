@@ -48,20 +48,23 @@ struct ConfigCheckCommand: AsyncParsableCommand {
         }
 
         var problems: [String] = []
+        var notes: [String] = []
         if let twice = WatchCommand.destinationGivenTwice(destinations.map(\.command)) {
             problems.append("two [[destination]] tables publish to \(EffectiveConfiguration.redactedURL(twice)); they would share one queue")
         }
         for (index, destination) in destinations.enumerated() {
             let place = layered.destinations.count > 1 ? "destination \(index + 1): " : ""
-            problems += await Self.problems(of: destination.command, online: online).map { place + $0 }
+            problems += await Self.problems(of: destination.command, online: online, notes: &notes).map { place + $0 }
         }
         print(EffectiveConfiguration(destinations: destinations).text, terminator: "")
+        for note in notes { print("# \(note)") }
         for problem in problems { printError(problem) }
         if !problems.isEmpty { throw ExitStatus.badInput }
     }
 
     /// What would stop the service or its uploads, one message each.
-    private static func problems(of command: WatchCommand, online: Bool) async -> [String] {
+    /// - Parameter notes: gets what is worth knowing besides: where S3 credentials come from.
+    private static func problems(of command: WatchCommand, online: Bool, notes: inout [String]) async -> [String] {
         var problems: [String] = []
         let publishing = command.publishing
         for file in publishing.keyFiles {
@@ -93,6 +96,9 @@ struct ConfigCheckCommand: AsyncParsableCommand {
         defer { executor.shutdown() }
         do {
             _ = try await executor.run { try destination.exists(key: "nix-cache-info") }
+            if let s3 = destination as? S3Destination {
+                notes.append("\(EffectiveConfiguration.redactedURL(url)): \(CredentialStatusFile.describe(s3.credentials.status))")
+            }
         } catch {
             problems.append("\(EffectiveConfiguration.redactedURL(url)) cannot be reached: \(redacted(error))")
         }

@@ -36,6 +36,12 @@ let
         default = null;
         description = "S3: an AWS shared credentials file. HTTP: use bearerTokenFile or netrcFile.";
       };
+      awsConfigFile = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = "S3: an AWS config file (profiles with role_arn, credential_process, SSO, region).";
+      };
+      awsProfile = mkOption { type = types.nullOr types.str; default = null; description = "S3: the AWS profile to use (a URL's profile= wins)."; };
       bearerTokenFile = mkOption { type = types.nullOr types.str; default = null; description = "HTTP(S): file holding a bearer token."; };
       netrcFile = mkOption { type = types.nullOr types.str; default = null; description = "HTTP(S): netrc file with the cache's login."; };
       jobs = mkOption { type = types.nullOr types.ints.positive; default = null; description = "Uploads in flight; defaults to services.narsync.jobs."; };
@@ -58,6 +64,7 @@ let
   credentialsOf = index: destination: lib.filter (c: c != null) [
     (credential index "key" (if destination.keyFile != null then destination.keyFile else cfg.keyFile))
     (credential index "s3-credentials" destination.credentialsFile)
+    (credential index "aws-config" destination.awsConfigFile)
     (credential index "bearer-token" destination.bearerTokenFile)
     (credential index "netrc" destination.netrcFile)
   ];
@@ -68,6 +75,8 @@ let
     url = destination.url;
     key-files = optional (destination.keyFile != null || cfg.keyFile != null) (credentialPath index "key");
     credentials-file = if destination.credentialsFile != null then credentialPath index "s3-credentials" else null;
+    aws-config-file = if destination.awsConfigFile != null then credentialPath index "aws-config" else null;
+    aws-profile = destination.awsProfile;
     bearer-token-file = if destination.bearerTokenFile != null then credentialPath index "bearer-token" else null;
     netrc-file = if destination.netrcFile != null then credentialPath index "netrc" else null;
     jobs = if destination.jobs != null then destination.jobs else cfg.jobs;

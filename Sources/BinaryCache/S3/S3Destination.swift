@@ -46,6 +46,11 @@ public final class S3Destination: BinaryCacheDestination, MultipartUploadAbortin
             onAWS || resolution.provider is InstanceMetadataProvider ? chain.instanceRegion() : nil
         }
         let credentials = CredentialCache(provider: resolution.provider, credentials: resolution.credentials, logger: options.logger)
+        let found = resolution.credentials
+        options.logger.info(
+            "using AWS credentials from \(found.source)",
+            metadata: ["access key": "\(found.accessKeyID)", "expires": "\(found.expiration.map { "\($0)" } ?? "never")",
+                       "region": "\(location.region)"])
         self.init(location: location, credentials: credentials, options: options)
     }
 

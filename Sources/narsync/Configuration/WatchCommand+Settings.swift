@@ -26,6 +26,8 @@ extension WatchCommand {
         case "to": return optional(publishing.destination)
         case "key-file": return publishing.keyFiles
         case "credentials-file": return optional(publishing.credentialsFile)
+        case "aws-config-file": return optional(publishing.awsConfigFile)
+        case "aws-profile": return optional(publishing.awsProfile)
         case "bearer-token-file": return optional(publishing.bearerTokenFile)
         case "netrc-file": return optional(publishing.netrcFile)
         case "jobs": return [String(publishing.jobs)]

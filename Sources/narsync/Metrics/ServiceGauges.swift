@@ -10,6 +10,7 @@ struct ServiceGauges: Sendable {
     struct Destination: Sendable {
         var name: String
         var transfers: TransferMetrics?
+        var credentials: CredentialMetrics? = nil
     }
 
     var destinations: [Destination]
@@ -26,6 +27,7 @@ struct ServiceGauges: Sendable {
             let newest = try? await executor.run { try StoreDatabase(layout: layout).newestID() }
             for destination in destinations {
                 destination.transfers?.update()
+                destination.credentials?.update()
                 let name = destination.name
                 guard let status = try? await manifest.run({ try $0.status(for: name) }) else { continue }
                 let dimensions = [("destination", name)]

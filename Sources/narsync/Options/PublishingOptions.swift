@@ -43,6 +43,16 @@ struct PublishingOptions: ParsableArguments {
         valueName: "file"))
     var credentialsFile: String?
 
+    @Option(name: .customLong("aws-config-file"), help: ArgumentHelp(
+        "S3: an AWS config file (as AWS_CONFIG_FILE): profiles with role_arn, credential_process, SSO, region, endpoint_url.",
+        valueName: "file"))
+    var awsConfigFile: String?
+
+    @Option(name: .customLong("aws-profile"), help: ArgumentHelp(
+        "S3: the AWS profile to use (as AWS_PROFILE; a store URL's profile= wins); used instead of AWS_ACCESS_KEY_ID.",
+        valueName: "name"))
+    var awsProfile: String?
+
     @Option(name: .customLong("netrc-file"), help: ArgumentHelp("HTTP(S): netrc file with the cache's login.", valueName: "file"))
     var netrcFile: String?
 
@@ -94,11 +104,13 @@ struct PublishingOptions: ParsableArguments {
     /// How remote destinations send, and where their credentials come from.
     var destinationOptions: DestinationOptions {
         var environment = ProcessInfo.processInfo.environment
-        if let credentialsFile {
-            // The file named here wins over credentials in the environment.
+        if credentialsFile != nil || awsProfile != nil {
+            // The file or profile named here wins over credentials in the environment.
             for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] { environment[name] = nil }
-            environment["AWS_SHARED_CREDENTIALS_FILE"] = credentialsFile
         }
+        if let credentialsFile { environment["AWS_SHARED_CREDENTIALS_FILE"] = credentialsFile }
+        if let awsConfigFile { environment["AWS_CONFIG_FILE"] = awsConfigFile }
+        if let awsProfile { environment["AWS_PROFILE"] = awsProfile }
         var options = DestinationOptions(
             partSize: partSizeMiB << 20, partsInFlight: partsInFlight, bearerTokenFile: bearerTokenFile,
             netrcFile: netrcFile, environment: environment)

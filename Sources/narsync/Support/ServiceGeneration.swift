@@ -40,6 +40,10 @@ struct ServiceGeneration {
                 let executor = BlockingExecutor(threadCount: options.jobs, name: "narsync-upload")
                 executors.append(executor)
                 let name = "\(destination)"
+                let credentials = (destination as? S3Destination)?.credentials
+                credentials?.onChange { status in
+                    CredentialStatusFile.write(status, destination: name, stateDirectory: stateDirectory)
+                }
                 let publisher = Publisher(
                     destination: destination, storeDirectory: layout.storeDirectory, physicalPath: layout.physicalPath(of:),
                     options: options, executor: executor, journal: manifest.manifest.journal(for: name), logger: logger)
@@ -47,7 +51,9 @@ struct ServiceGeneration {
                 if metrics {
                     watchOptions.progress = PublishMetrics(destination: name)
                     let statistics = (destination as? any TransferStatisticsReporting)?.statistics
-                    gauges.destinations.append(.init(name: name, transfers: statistics.map { TransferMetrics($0, destination: name) }))
+                    gauges.destinations.append(.init(
+                        name: name, transfers: statistics.map { TransferMetrics($0, destination: name) },
+                        credentials: credentials.map { CredentialMetrics($0, destination: name) }))
                 }
                 services.append(ReplicationService(
                     layout: layout, publisher: publisher, manifest: manifest, options: watchOptions,

@@ -48,9 +48,6 @@ public final class CredentialCache: Sendable, CustomStringConvertible {
         let thread = Thread { refresher.run() }
         thread.name = "narsync-creds"
         thread.start()
-        var metadata: Logger.Metadata = ["source": "\(credentials.source)", "access key": "\(credentials.accessKeyID)"]
-        if let expiration = credentials.expiration { metadata["expires"] = "\(expiration)" }
-        logger.info("AWS credentials", metadata: metadata)
     }
 
     /// Credentials that never change (tests, callers with keys in hand).
