@@ -118,6 +118,8 @@ private final class Refresher: @unchecked Sendable {
     private let condition = NSCondition()
     private var credentials: S3Credentials
     private var refreshAt: Date?
+    /// When `credentials` were fetched, for their lifetime.
+    private var obtainedAt = Date()
     /// Keys S3 refused: `current` treats them as expired.
     private var rejectedKeyID: String?
     private var refreshRequested = false
@@ -130,8 +132,8 @@ private final class Refresher: @unchecked Sendable {
     private var observer: (@Sendable (CredentialStatus) -> Void)?
     private var stopped = false
 
-    /// Credentials are taken as expired this long before their expiry, for clock skew and
-    /// requests in flight.
+    /// Credentials are taken as expired this long before their expiry (a quarter of their
+    /// lifetime when that is shorter), for clock skew and requests in flight.
     static let expiryMargin: TimeInterval = 10
 
     init(provider: any CredentialProvider, credentials: S3Credentials, logger: Logger) {
@@ -168,7 +170,8 @@ private final class Refresher: @unchecked Sendable {
     private var isUsableLocked: Bool {
         if credentials.accessKeyID == rejectedKeyID { return false }
         guard let expiration = credentials.expiration else { return true }
-        return Date() < expiration.addingTimeInterval(-Self.expiryMargin)
+        let margin = min(Self.expiryMargin, expiration.timeIntervalSince(obtainedAt) / 4)
+        return Date() < expiration.addingTimeInterval(-margin)
     }
 
     func current(timeout: Duration) throws -> S3Credentials {
@@ -257,6 +260,7 @@ private final class Refresher: @unchecked Sendable {
             let recovered = failuresInARow > 0
             let changedKey = fresh.accessKeyID != credentials.accessKeyID
             credentials = fresh
+            obtainedAt = Date()
             rejectedKeyID = nil
             failuresInARow = 0
             problem = nil

@@ -20,8 +20,11 @@ final class CredentialHTTP: Sendable {
 
     /// Instance metadata and the container agent: about a second, twice, so that a machine
     /// without them learns so within seconds.
+    /// Its retries are not logged: outside AWS, the one failure that counts is the chain's.
     static func local(logger: Logger) -> CredentialHTTP {
-        CredentialHTTP(name: "narsync-imds", timeout: .seconds(1), attempts: 2, logger: logger)
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .warning)
+        return CredentialHTTP(name: "narsync-imds", timeout: .seconds(1), attempts: 2, logger: quiet)
     }
 
     /// STS and SSO, across the internet.
