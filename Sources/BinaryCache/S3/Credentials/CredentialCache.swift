@@ -13,9 +13,9 @@ public enum RefreshSchedule {
     }
 
     /// The wait before refresh attempt `failures + 1` after that many failures in a row:
-    /// 1 s doubling up to a minute, and never past the expiry (when one more try is due).
+    /// 1 s, doubling up to a minute.
     public static func retryDelay(failures: Int) -> TimeInterval {
-        min(60, pow(2, Double(min(failures, 6)) - 1))
+        min(60, pow(2, Double(min(failures, 8)) - 1))
     }
 }
 
