@@ -76,6 +76,8 @@ struct ConfigCheckCommand: AsyncParsableCommand {
         guard let url = publishing.destination else { return problems }
         // Destination errors quote the URL; a password in it stays out of the output.
         let redacted = { (error: any Error) in "\(error)".replacingOccurrences(of: url, with: EffectiveConfiguration.redactedURL(url)) }
+        let executor = BlockingExecutor(threadCount: 1, name: "narsync-check")
+        defer { executor.shutdown() }
         let destination: any BinaryCacheDestination
         do {
             if url.lowercased().hasPrefix("file:") && !online {
@@ -87,13 +89,12 @@ struct ConfigCheckCommand: AsyncParsableCommand {
             var options = publishing.destinationOptions
             // One question, answered or not: the check does not wait out the upload retries.
             options.retry = RequestRetryPolicy(maximumAttempts: 1, initialDelay: .zero, maximumDelay: .zero, maximumTotalTime: .seconds(30))
-            destination = try Destinations.open(url, options: options)
+            // Off the async pool: an S3 destination's credential chain may ask STS or instance metadata.
+            destination = try await executor.run { [options] in try Destinations.open(url, options: options) }
         } catch {
             return problems + [redacted(error)]
         }
         guard online else { return problems }
-        let executor = BlockingExecutor(threadCount: 1, name: "narsync-check")
-        defer { executor.shutdown() }
         do {
             _ = try await executor.run { try destination.exists(key: "nix-cache-info") }
             if let s3 = destination as? S3Destination {

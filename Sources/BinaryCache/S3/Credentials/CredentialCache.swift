@@ -221,7 +221,8 @@ private final class Refresher: @unchecked Sendable {
             while !stopped && !refreshRequested {
                 let due = nextAttemptLocked
                 if let due, due <= Date() { break }
-                if let due { _ = condition.wait(until: due) } else { condition.wait() }
+                // At most an hour at a time: Foundation traps on waits far in the future (year 2999).
+                _ = condition.wait(until: min(due ?? .distantFuture, Date().addingTimeInterval(3600)))
             }
             if stopped {
                 condition.unlock()
@@ -243,10 +244,7 @@ private final class Refresher: @unchecked Sendable {
     }
 
     /// When the loop must try next by itself: the refresh time, or the backoff after failures.
-    private var nextAttemptLocked: Date? {
-        guard let refreshAt else { return nil }
-        return refreshAt
-    }
+    private var nextAttemptLocked: Date? { refreshAt }
 
     /// Takes a refresh's result in; returns what to log (once per change of state), the
     /// callbacks to run and what to tell the observer, all to be done outside the lock.
