@@ -11,8 +11,11 @@ import TestSupport
 /// file to it, waits for narsync to pick it up by itself (its refresh, at half the 20 s),
 /// deletes the old key in IAM, then publishes a path, which must be signed with the new key.
 /// One narinfo upload is answered `ExpiredToken` by the proxy: narsync must fetch credentials
-/// again and send it once more. Nothing may be lost; `narsync status` and the metrics show
-/// the source and the expiry; no secret appears in the output.
+/// again and send it once more. Then the process fails (an outage of the credential store)
+/// until the credentials have expired: a path added meanwhile must wait in the queue with
+/// backoff, the failure be logged once, the metric count it, and the path go out once the
+/// process works again. Nothing may be lost; `narsync status` and the metrics show the source
+/// and the expiry; no secret appears in the output.
 @Suite(.serialized) struct CredentialExpiryCampaignTests {
     /// Rotations of the IAM key: one in CI, more in a full run.
     static var rotations: Int { CampaignSize.current == .full ? 5 : 1 }
@@ -81,6 +84,7 @@ import TestSupport
             #!/bin/sh
             echo run >> '\(runs)'
             read id secret < '\(keyFile)'
+            if [ "$id" = unreachable ]; then echo "credential store unreachable" >&2; exit 1; fi
             expires=$(date -u -d "+\(Self.lifetime) seconds" +%Y-%m-%dT%H:%M:%SZ)
             printf '{"Version": 1, "AccessKeyId": "%s", "SecretAccessKey": "%s", "Expiration": "%s"}\\n' "$id" "$secret" "$expires"
             """.write(toFile: script, atomically: true, encoding: .utf8)
@@ -124,6 +128,8 @@ import TestSupport
         let first = try publish("before-rotation")
         #expect(first.keys == [current.accessKeyID])
         var published = 1
+        var deleted: Set<String> = []
+        var signedWithDeleted = 0
         for rotation in 1...Self.rotations {
             let next = try createKey(signer: current)
             try handOut(next)
@@ -133,6 +139,7 @@ import TestSupport
             }
             #expect(picked, "rotation \(rotation): \(watch.output)")
             _ = try iam([("Action", "DeleteAccessKey"), ("UserName", "narsync-test"), ("AccessKeyId", current.accessKeyID)], signer: next)
+            deleted.insert(current.accessKeyID)
             let old = current
             current = next
             // The deletion is real: moto refuses the old key from now on.
@@ -143,15 +150,43 @@ import TestSupport
             if rotation == 1 { armed.withLock { $0 = true } }
             let later = try publish("after-rotation-\(rotation)")
             published += 1
+            signedWithDeleted += later.keys.intersection(deleted).count
             #expect(later.keys == [current.accessKeyID], "rotation \(rotation): signed with \(later.keys)")
             #expect(!later.keys.contains(old.accessKeyID))
         }
+        #expect(signedWithDeleted == 0)
         // The ExpiredToken answer was followed by one retry with credentials fetched again.
         let refused = proxy.requests.filter { $0.status == 400 }
-        #expect(refused.count == 1)
-        if let refused = refused.first {
-            #expect(proxy.requests.contains { $0.index > refused.index && $0.target == refused.target && $0.status == 200 })
+        let retried = refused.filter { refusal in
+            proxy.requests.contains { $0.index > refusal.index && $0.target == refusal.target && $0.status == 200 }
         }
+        #expect(refused.count == 1 && retried.count == 1)
+
+        // An outage of the credential store that outlasts the credentials.
+        try "unreachable -\n".write(toFile: keyFile, atomically: true, encoding: .utf8)
+        let outageStarted = ContinuousClock.now
+        #expect(eventually(timeout: .seconds(Double(Self.lifetime) + 10)) {
+            (try? statusCredentials()["refreshProblem"] as? String) != nil
+        }, "\(watch.output)")
+        let lastExpiry = (try statusCredentials()["expiration"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) }
+        if let lastExpiry, lastExpiry > Date() { Thread.sleep(forTimeInterval: lastExpiry.timeIntervalSinceNow + 1) }
+        let waiting = try s3.nix.addUniqueFile(named: "during-outage")
+        #expect(eventually(timeout: .seconds(30)) { ((try? s3.status(stateDirectory: state))?["retrying"] as? Int ?? 0) >= 1 }, "\(watch.output)")
+        let reader = try S3Destination(url: s3.url(), options: DestinationOptions(environment: [
+            "AWS_ACCESS_KEY_ID": current.accessKeyID, "AWS_SECRET_ACCESS_KEY": current.secretAccessKey,
+        ]))
+        #expect(try !reader.exists(key: narInfoName(of: waiting)), "nothing goes out with expired credentials")
+        let failuresDuringOutage = MetricsScrape.read(port: metricsPort)?.value("narsync_credentials_refresh_failures_total") ?? 0
+        #expect(failuresDuringOutage >= 2, "refreshes are retried with backoff")
+        try handOut(current)
+        #expect(eventually(timeout: .seconds(60)) { (try? reader.exists(key: narInfoName(of: waiting))) ?? false }, "\(watch.output)")
+        let outage = ContinuousClock.now - outageStarted
+        published += 1
+        let logLines = watch.output.split(separator: "\n")
+        let failureLines = logLines.filter { $0.contains("refreshing AWS credentials from") && $0.contains("failed") }
+        let recoveryLines = logLines.filter { $0.contains("refreshing AWS credentials works again") }
+        #expect(failureLines.count == 1, "logged once per change of state: \(failureLines)")
+        #expect(recoveryLines.count == 1)
         let status = try statusCredentials()
         #expect((status["source"] as? String)?.contains("credential_process") == true)
         #expect(status["expiration"] != nil)
@@ -167,9 +202,11 @@ import TestSupport
         report.record("IAM key rotations (old key deleted)", Self.rotations)
         report.record("credential_process runs", processRuns)
         report.record("paths published", published)
-        report.record("paths signed with a deleted key", 0)
-        report.record("ExpiredToken answers / retried with fresh credentials", "\(refused.count) / \(refused.count)")
-        report.record("refresh failures (metric)", scrape?.value("narsync_credentials_refresh_failures_total") ?? 0)
+        report.record("paths signed with a deleted key", signedWithDeleted)
+        report.record("ExpiredToken answers / retried with fresh credentials", "\(refused.count) / \(retried.count)")
+        report.record("credential outage (s, until the queued path went out)", String(format: "%.1f", outage.timeInterval))
+        report.record("refresh failures during the outage (metric)", Int(failuresDuringOutage))
+        report.record("log lines: refresh failing / working again", "\(failureLines.count) / \(recoveryLines.count)")
         report.publish()
     }
 }
