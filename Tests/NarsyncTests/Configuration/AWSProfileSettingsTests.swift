@@ -62,6 +62,6 @@ import TestSupport
     @Test func aProfileInNeitherFileIsNamedInTheError() throws {
         let result = try check(profile: "absent", [])
         #expect(result.status == 2)
-        #expect(result.standardError.contains("profile [absent] is in neither"), "\(result.standardError)")
+        #expect(result.standardError.contains("has profile [absent]"), "\(result.standardError)")
     }
 }

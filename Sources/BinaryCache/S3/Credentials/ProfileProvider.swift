@@ -21,7 +21,7 @@ struct ProfileProvider: CredentialProvider {
         let settings = context.settings
         let files = AWSConfigFiles(environment: settings.environment)
         guard let profile = files.profile(settings.profileName) else {
-            let problem = "profile [\(settings.profileName)] is in neither \(files.credentialsPath) nor \(files.configPath)"
+            let problem = "neither \(files.credentialsPath) nor \(files.configPath) has profile [\(settings.profileName)]"
             // A profile the user named must exist; the default one need not.
             if settings.profileWasNamed { throw CredentialSourceError.failed(problem) }
             throw CredentialSourceError.unavailable(problem)
