@@ -111,6 +111,34 @@ import TestSupport
         #expect(!destination.location.region.isEmpty)
     }
 
+    /// With every source set up at once, each wins in the SDKs' order over those after it.
+    @Test func chainOrderWebIdentityThenProfileThenContainerThenInstanceMetadata() throws {
+        let world = try CredentialWorld()
+        let tokenFile = try world.write("token", "oidc-token")
+        let credentialsFile = try world.write(".aws/credentials", "[default]\naws_access_key_id = AKIAFROMFILE\naws_secret_access_key = s\n")
+        var environment = world.environment([
+            "AWS_WEB_IDENTITY_TOKEN_FILE": tokenFile, "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/ci",
+            "AWS_ENDPOINT_URL_STS": world.motoURL,
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI": "\(world.motoURL)/latest/meta-data/iam/security-credentials/default-role",
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT": world.motoURL,
+        ])
+        environment["AWS_EC2_METADATA_DISABLED"] = nil
+        func winner() throws -> (source: String, key: String?) {
+            let destination = try world.destination(environment)
+            try destination.put(key: "order.narinfo", contents: [1], contentType: "text/x-nix-narinfo")
+            return (destination.credentials.status.source, world.signingKeys.last)
+        }
+        let webIdentity = try winner()
+        #expect(webIdentity.source.hasPrefix("web identity") && webIdentity.key?.hasPrefix("ASIA") == true)
+        environment["AWS_WEB_IDENTITY_TOKEN_FILE"] = nil
+        #expect(try winner() == ("\(credentialsFile) [default]", "AKIAFROMFILE"))
+        try FileManager.default.removeItem(atPath: credentialsFile)
+        let container = try winner()
+        #expect(container.source.hasPrefix("ECS container credentials") && container.key == "test-key")
+        environment["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = nil
+        #expect(try winner() == ("EC2 instance metadata (role default-role)", "test-key"))
+    }
+
     @Test func noCredentialsFailsWithinSecondsListingWhatWasTried() throws {
         let world = try CredentialWorld()
         let closed = try LoopbackListener.freePort()
