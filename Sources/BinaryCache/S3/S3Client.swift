@@ -43,7 +43,7 @@ final class S3Client: Sendable {
     /// `perform`, also saying how many attempts the answer took.
     /// Blocks (the caller is an upload thread): waits out a refresh when the credentials have expired.
     func performCountingAttempts(_ call: Call, accepting: Set<Int> = []) throws -> (response: HTTPResponse, attempts: Int) {
-        _ = try credentials.current()
+        try awaitUsableCredentials(for: call)
         let signedWith = SigningRecord()
         var outcome = curl.perform(
             label: label(call), isTransient: isTransient(call),
@@ -67,12 +67,23 @@ final class S3Client: Sendable {
         completion: @escaping @Sendable (Result<HTTPResponse, DestinationError>) -> Void
     ) {
         do {
-            _ = try credentials.current()
+            try awaitUsableCredentials(for: call)
         } catch {
-            return completion(.failure(error as? DestinationError ?? DestinationError(
-                operation: call.operation, location: objectName(call.key), reason: .configuration("\(error)"), isTransient: true)))
+            return completion(.failure(error))
         }
         send(call, cancellation: cancellation, mayRefresh: true, completion: completion)
+    }
+
+    /// Waits out a refresh when the credentials have expired.
+    /// - Throws: a transient error naming the object, so that its path waits in the queue.
+    private func awaitUsableCredentials(for call: Call) throws(DestinationError) {
+        do {
+            _ = try credentials.current()
+        } catch {
+            throw DestinationError(
+                operation: call.operation, location: objectName(call.key), reason: error.reason, attempts: 0,
+                isTransient: true, hint: error.hint)
+        }
     }
 
     private func send(

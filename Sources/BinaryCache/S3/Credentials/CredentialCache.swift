@@ -64,7 +64,7 @@ public final class CredentialCache: Sendable, CustomStringConvertible {
     /// have. Blocks: call it from an upload thread.
     /// - Throws: a transient `DestinationError` when no refresh gives any: the path waits in
     ///   the queue and is tried again, as in an outage.
-    public func current(timeout: Duration = .seconds(60)) throws -> S3Credentials {
+    public func current(timeout: Duration = .seconds(60)) throws(DestinationError) -> S3Credentials {
         try refresher.current(timeout: timeout)
     }
 
@@ -77,7 +77,7 @@ public final class CredentialCache: Sendable, CustomStringConvertible {
 
     /// `refresh(rejecting:)`, waiting for the attempt.
     public func refreshNow(rejecting accessKeyID: String) {
-        let done = PendingOutcomeSignal()
+        let done = OneShotSignal()
         refresh(rejecting: accessKeyID) { done.signal() }
         done.wait()
     }
@@ -93,7 +93,7 @@ public final class CredentialCache: Sendable, CustomStringConvertible {
 }
 
 /// A one-shot signal from another thread to a blocked one.
-private final class PendingOutcomeSignal: @unchecked Sendable {
+private final class OneShotSignal: @unchecked Sendable {
     private let condition = NSCondition()
     private var done = false
 
@@ -174,7 +174,7 @@ private final class Refresher: @unchecked Sendable {
         return Date() < expiration.addingTimeInterval(-margin)
     }
 
-    func current(timeout: Duration) throws -> S3Credentials {
+    func current(timeout: Duration) throws(DestinationError) -> S3Credentials {
         condition.lock()
         defer { condition.unlock() }
         if isUsableLocked { return credentials }
