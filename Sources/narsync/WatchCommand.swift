@@ -132,14 +132,15 @@ struct WatchCommand: AsyncParsableCommand {
         defer { signalHandling.cancel() }
 
         var running = commands
-        var generation = try validatingInput { try ServiceGeneration(running, logger: logger, metrics: metricsServer != nil) }
+        let metrics = metricsServer != nil
+        var generation = try await validatingInput { try await ServiceGeneration.open(running, logger: logger, metrics: metrics) }
         while true {
             try await generation.run(control: control)
             generation.shutdown()
             guard let arguments = control.takeReload() else { return }
             do {
                 let next = try arguments.map { try WatchCommand.parse($0) }
-                generation = try ServiceGeneration(next, logger: logger, metrics: metricsServer != nil)
+                generation = try await ServiceGeneration.open(next, logger: logger, metrics: metrics)
                 if next[0].logging.level != first.logging.level || next[0].logging.format != first.logging.format
                     || next[0].metrics.listen != first.metrics.listen {
                     logger.notice("SIGHUP: log-level, log-format and metrics.listen change at the next start")
@@ -148,7 +149,7 @@ struct WatchCommand: AsyncParsableCommand {
                 logger.notice("SIGHUP: reloaded the configuration", metadata: ["destinations": "\(next.count)"])
             } catch {
                 logger.error("SIGHUP: keeping the running configuration: \(error)")
-                generation = try ServiceGeneration(running, logger: logger, metrics: metricsServer != nil)
+                generation = try await ServiceGeneration.open(running, logger: logger, metrics: metrics)
             }
         }
     }

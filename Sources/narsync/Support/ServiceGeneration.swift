@@ -8,7 +8,7 @@ import SystemSupport
 
 /// The replication services of one configuration, one per destination, over one manifest;
 /// SIGHUP ends a generation and starts the next.
-struct ServiceGeneration {
+struct ServiceGeneration: Sendable {
     private let services: [ReplicationService]
     private let executors: [BlockingExecutor]
     private let gauges: ServiceGauges?
@@ -17,6 +17,14 @@ struct ServiceGeneration {
     /// Held from before the manifest opens until `shutdown`, so a second `watch` on the same
     /// state directory refuses to start instead of sharing its queue.
     private let lock: StateDirectoryLock
+
+    /// `init` on a thread of its own, off the async pool: opening S3 destinations runs their
+    /// credential chains, which may ask STS, the container agent or instance metadata.
+    static func open(_ commands: [WatchCommand], logger: Logger, metrics: Bool) async throws -> ServiceGeneration {
+        let opener = BlockingExecutor(threadCount: 1, name: "narsync-open")
+        defer { opener.shutdown() }
+        return try await opener.run { try ServiceGeneration(commands, logger: logger, metrics: metrics) }
+    }
 
     /// Opens the manifest, keys and destinations: whatever the configuration gets wrong throws here.
     init(_ commands: [WatchCommand], logger: Logger, metrics: Bool) throws {

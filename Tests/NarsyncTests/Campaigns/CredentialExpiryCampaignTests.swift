@@ -190,6 +190,8 @@ import TestSupport
         #expect(recoveryLines.count == 1)
         let status = try statusCredentials()
         #expect((status["source"] as? String)?.contains("credential_process") == true)
+        let text = try Subprocess.checked(narsyncExecutable, ["status", "--state-dir", state, "--store-root", s3.nix.storeRoot]).standardOutput
+        #expect(text.contains("AWS credentials from profile [rotating] credential_process, access key \(current.accessKeyID), expire 20"), "\(text)")
         #expect(status["expiration"] != nil)
         let scrape = MetricsScrape.read(port: metricsPort)
         let expiry = scrape?.value("narsync_credentials_expiry_timestamp_seconds")
