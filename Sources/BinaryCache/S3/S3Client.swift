@@ -45,14 +45,15 @@ final class S3Client: Sendable {
     func performCountingAttempts(_ call: Call, accepting: Set<Int> = []) throws -> (response: HTTPResponse, attempts: Int) {
         try awaitUsableCredentials(for: call)
         let signedWith = SigningRecord()
-        var outcome = curl.perform(
-            label: label(call), isTransient: isTransient(call),
-            makeRequest: makeRequest(call, payloadHash: hash(call), signedWith: signedWith))
-        if let rejected = rejectedKey(outcome, signedWith: signedWith) {
-            credentials.refreshNow(rejecting: rejected)
-            outcome = curl.perform(
+        let send = { [self] in
+            curl.perform(
                 label: label(call), isTransient: isTransient(call),
                 makeRequest: makeRequest(call, payloadHash: hash(call), signedWith: signedWith))
+        }
+        var outcome = send()
+        if let rejected = rejectedKey(outcome, signedWith: signedWith) {
+            credentials.refreshNow(rejecting: rejected)
+            outcome = send()
         }
         if case .success(let response) = outcome.result, response.isSuccess || accepting.contains(response.status) {
             return (response, outcome.attempts)
