@@ -153,6 +153,16 @@ import TestSupport
                       "ECS container", "EC2 instance metadata: no instance metadata at http://127.0.0.1:\(closed)"] {
             #expect(message.contains(tried), "\(tried) in: \(message)")
         }
+        // Instance metadata that takes connections and never answers: about a second, twice.
+        let silent = try LoopbackListener { connection in _ = try? connection.read(exactly: 1 << 20) }
+        defer { silent.stop() }
+        environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = "http://127.0.0.1:\(silent.port)"
+        let waited = ContinuousClock.now
+        let unanswered = #expect(throws: DestinationError.self) { try world.destination(environment) }
+        #expect(ContinuousClock.now - waited < .seconds(8))
+        #expect(unanswered?.description.contains("EC2 instance metadata: no instance metadata at http://127.0.0.1:\(silent.port)") == true,
+                "\(unanswered?.description ?? "")")
+
         let disabled = #expect(throws: DestinationError.self) { try world.destination(world.environment()) }
         #expect(disabled?.description.contains("AWS_EC2_METADATA_DISABLED is true") == true)
     }
