@@ -7,14 +7,17 @@ import TestSupport
 /// Refreshing against real moto: S3 refusing an expired token, credentials renewed before
 /// they expire, multipart uploads that span a refresh.
 @Suite(.serialized) struct CredentialRefreshTests {
-    /// A world whose proxy answers the first request matching `refuse` with `ExpiredToken`.
-    private func world(refusingFirst refuse: @escaping @Sendable (String, String) -> Bool) throws -> CredentialWorld {
+    /// A world whose proxy answers the first request matching `refuse` with `answer`.
+    private func world(
+        answering answer: FaultProxy.Fault = .status(400, code: "ExpiredToken"),
+        refusingFirst refuse: @escaping @Sendable (String, String) -> Bool
+    ) throws -> CredentialWorld {
         let refused = Locked(false)
         return try CredentialWorld { _, method, target in
             guard refuse(method, target) else { return nil }
             return refused.withLock { done in
                 defer { done = true }
-                return done ? nil : .status(400, code: "ExpiredToken")
+                return done ? nil : answer
             }
         }
     }
@@ -33,6 +36,23 @@ import TestSupport
         // The proxy records a status just after sending it.
         #expect(eventually(timeout: .seconds(2)) { puts().map(\.status) == [400, 200] }, "\(puts())")
         #expect(world.processRuns == 2)
+    }
+
+    /// A 403 without a token error means expiry only for credentials about to expire (S3 may
+    /// answer so just after): then it is sent once more with new ones; otherwise it is the answer.
+    @Test func accessDeniedIsTakenForExpiryOnlyNearTheExpiry() throws {
+        let isNarInfoPut: @Sendable (String, String) -> Bool = { method, target in method == "PUT" && target.contains("a.narinfo") }
+        let nearExpiry = try world(answering: .status(403, code: "AccessDenied"), refusingFirst: isNarInfoPut)
+        try processDestination(nearExpiry, lifetime: 30).put(key: "a.narinfo", contents: [1], contentType: "text/x-nix-narinfo")
+        #expect(nearExpiry.signingKeys == ["AKIAPROC0001", "AKIAPROC0002"])
+
+        let farFromExpiry = try world(answering: .status(403, code: "AccessDenied"), refusingFirst: isNarInfoPut)
+        let longLived = try processDestination(farFromExpiry, lifetime: 3600)
+        #expect(throws: DestinationError.self) {
+            try longLived.put(key: "a.narinfo", contents: [1], contentType: "text/x-nix-narinfo")
+        }
+        #expect(farFromExpiry.signingKeys == ["AKIAPROC0001"])
+        #expect(farFromExpiry.processRuns == 1)
     }
 
     @Test func expiredTokenOnAPartRetriesThatPartWithNewCredentials() throws {
