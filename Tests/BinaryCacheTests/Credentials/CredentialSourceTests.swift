@@ -68,6 +68,31 @@ import TestSupport
         #expect(destination.location.region == "eu-west-3")
     }
 
+    @Test func roleAssumedWithTheInstanceOrContainerCredentialsAsSource() throws {
+        let world = try CredentialWorld()
+        try world.write(".aws/config", """
+            [profile from-instance]
+            role_arn = arn:aws:iam::123456789012:role/from-instance
+            credential_source = Ec2InstanceMetadata
+            [profile from-container]
+            role_arn = arn:aws:iam::123456789012:role/from-container
+            credential_source = EcsContainer
+            """)
+        var environment = world.environment([
+            "AWS_ENDPOINT_URL_STS": world.motoURL, "AWS_EC2_METADATA_SERVICE_ENDPOINT": world.motoURL,
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI": "\(world.motoURL)/latest/meta-data/iam/security-credentials/default-role",
+        ])
+        environment["AWS_EC2_METADATA_DISABLED"] = nil
+        for profile in ["from-instance", "from-container"] {
+            environment["AWS_PROFILE"] = profile
+            let destination = try world.destination(environment)
+            try destination.put(key: "\(profile).narinfo", contents: [1], contentType: "text/x-nix-narinfo")
+            // Signed with the role's session, not with the source's "test-key".
+            #expect(world.signingKeys.last?.hasPrefix("ASIA") == true)
+            #expect(destination.credentials.status.source == "profile [\(profile)] role arn:aws:iam::123456789012:role/\(profile)")
+        }
+    }
+
     @Test func credentialProcessRunsWithoutAShellAndItsExpirationCounts() throws {
         let world = try CredentialWorld()
         let command = try world.credentialProcess(lifetime: 3600)
