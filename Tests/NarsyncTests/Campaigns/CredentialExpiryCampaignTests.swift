@@ -180,7 +180,8 @@ import TestSupport
         let failuresDuringOutage = MetricsScrape.read(port: metricsPort)?.value("narsync_credentials_refresh_failures_total") ?? 0
         #expect(failuresDuringOutage >= 2, "refreshes are retried with backoff")
         try handOut(current)
-        #expect(eventually(timeout: .seconds(60)) { (try? reader.exists(key: narInfoName(of: waiting))) ?? false }, "\(watch.output)")
+        // Up to a minute of the refresher's backoff, then the path's own.
+        #expect(eventually(timeout: .seconds(120)) { (try? reader.exists(key: narInfoName(of: waiting))) ?? false }, "\(watch.output)")
         let outage = ContinuousClock.now - outageStarted
         published += 1
         let logLines = watch.output.split(separator: "\n")

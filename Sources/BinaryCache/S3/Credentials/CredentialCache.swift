@@ -178,12 +178,17 @@ private final class Refresher: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         if isUsableLocked { return credentials }
-        let deadline = Date().addingTimeInterval(timeout.timeInterval)
-        let before = attempts
-        refreshRequested = true
-        condition.broadcast()
-        while attempts == before && !stopped && Date() < deadline { _ = condition.wait(until: deadline) }
-        if isUsableLocked { return credentials }
+        // While refreshing fails, the refresher's backoff holds: requests fail at once rather
+        // than each forcing another attempt (a service with many paths would hammer STS).
+        let backingOff = failuresInARow > 0 && (refreshAt ?? .distantPast) > Date()
+        if !backingOff {
+            let deadline = Date().addingTimeInterval(timeout.timeInterval)
+            let before = attempts
+            refreshRequested = true
+            condition.broadcast()
+            while attempts == before && !stopped && Date() < deadline { _ = condition.wait(until: deadline) }
+            if isUsableLocked { return credentials }
+        }
         throw DestinationError(
             operation: "sign requests for", location: "S3",
             reason: .configuration("the AWS credentials from \(provider.name) have expired and refreshing them failed: \(problem ?? "no answer yet")"),
