@@ -104,5 +104,13 @@ import TestSupport
         }
         #expect(error?.isTransient == true, "the path waits in the queue, as in an outage")
         #expect(error?.description.contains("expired") == true)
+        // Requests meanwhile do not force refreshes past the refresher's backoff.
+        let failuresBefore = destination.credentials.status.refreshFailures
+        for index in 0..<10 {
+            #expect(throws: DestinationError.self) {
+                try destination.put(key: "c\(index).narinfo", contents: [1], contentType: "text/x-nix-narinfo")
+            }
+        }
+        #expect(destination.credentials.status.refreshFailures - failuresBefore <= 2)
     }
 }
