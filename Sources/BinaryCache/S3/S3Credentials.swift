@@ -33,7 +33,7 @@ public struct S3Credentials: Sendable, CustomStringConvertible, CustomReflectabl
     /// providers ask STS, the container agent or instance metadata: call it off the
     /// cooperative pool.
     public static func resolve(profile: String?, environment: [String: String]) throws -> S3Credentials {
-        let settings = try AWSSettings(environment: environment, profile: profile)
+        let settings = AWSSettings(environment: environment, profile: profile)
         return try CredentialChain(settings: settings).resolve().credentials
     }
 

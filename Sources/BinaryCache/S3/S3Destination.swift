@@ -37,7 +37,7 @@ public final class S3Destination: BinaryCacheDestination, MultipartUploadAbortin
     /// outside AWS): call it from a thread that may block.
     public convenience init(url: String, options: DestinationOptions) throws {
         var location = try S3Location(parsing: url)
-        let settings = try AWSSettings(environment: options.environment, profile: location.profile)
+        let settings = AWSSettings(environment: options.environment, profile: location.profile)
         let chain = CredentialChain(settings: settings, logger: options.logger)
         let resolution = try chain.resolve()
         // Instance metadata is asked for the region only on AWS, or where it gave the credentials.

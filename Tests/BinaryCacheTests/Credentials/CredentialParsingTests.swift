@@ -37,15 +37,15 @@ import TestSupport
         #expect(profile["aws_access_key_id"] == "AKIACREDS")
         #expect(files.profile("absent") == nil)
         #expect(files.ssoSession("corp")?["sso_region"] == "eu-central-1")
-        let settings = try AWSSettings(environment: [
+        let settings = AWSSettings(environment: [
             "AWS_CONFIG_FILE": directory.appending("config"), "AWS_PROFILE": "ci", "AWS_DEFAULT_REGION": "us-west-2",
         ], profile: nil)
         #expect(settings.configuredRegion == "us-west-2")
-        #expect(try AWSSettings(environment: ["AWS_CONFIG_FILE": directory.appending("config")], profile: "ci").configuredRegion == "eu-west-1")
+        #expect(AWSSettings(environment: ["AWS_CONFIG_FILE": directory.appending("config")], profile: "ci").configuredRegion == "eu-west-1")
     }
 
     @Test func endpointVariablesServiceFirst() throws {
-        let settings = try AWSSettings(
+        let settings = AWSSettings(
             environment: ["AWS_ENDPOINT_URL": "https://all.example", "AWS_ENDPOINT_URL_STS": "https://sts.example", "HOME": "/nonexistent"],
             profile: nil)
         #expect(settings.endpoint(service: "STS") == "https://sts.example")
@@ -90,7 +90,7 @@ import TestSupport
             sso_start_url = https://corp.awsapps.com/start
             sso_region = eu-central-1
             """.write(toFile: home.appending("config"), atomically: true, encoding: .utf8)
-        let settings = try AWSSettings(environment: ["HOME": home.path, "AWS_CONFIG_FILE": home.appending("config")], profile: "dev")
+        let settings = AWSSettings(environment: ["HOME": home.path, "AWS_CONFIG_FILE": home.appending("config")], profile: "dev")
         let profile = try #require(settings.profile)
         let http = CredentialHTTP.remote(logger: .init(label: "test"))
         let provider = try SSOProvider(profile: profile, settings: settings, http: http)

@@ -13,7 +13,7 @@ public struct AWSSettings: Sendable {
     let files: AWSConfigFiles
 
     /// - Parameter profile: the store URL's `profile=`, if any.
-    public init(environment: [String: String], profile: String?) throws {
+    public init(environment: [String: String], profile: String?) {
         self.environment = environment
         let fromEnvironment = environment["AWS_PROFILE"].flatMap { $0.isEmpty ? nil : $0 }
         profileName = profile ?? fromEnvironment ?? "default"
