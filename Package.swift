@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // The C libraries narsync is built on.
@@ -66,21 +67,34 @@ let package = Package(
         .target(
             name: "Replication",
             dependencies: [
-                "CZstd", "NixStore", "BinaryCache", "SQLite", "SystemSupport", "Hook",
+                "CZstd", "NixStore", "BinaryCache", "SQLite", "SystemSupport",
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // `narsync watch` as a service: the supervisor that runs one replication service per
+        // destination and the hook server, reloads on SIGHUP, stops gracefully, tells systemd.
+        .target(
+            name: "NarsyncService",
+            dependencies: [
+                "Replication", "Hook", "BinaryCache", "NixStore", "SystemSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         // TOML 1.0 text into a tree of values, each with the line that defined it; errors, never aborts.
         .target(name: "TOML"),
         // config.toml and NARSYNC_* variables layered under the command line, apart from the
         // command line itself so that the fuzzers can read configuration files.
-        .target(name: "NarsyncConfiguration", dependencies: ["NixStore", "TOML"]),
+        .target(name: "NarsyncConfiguration", dependencies: ["StorePaths", "TOML"]),
         // The thin command line.
         .executableTarget(
             name: "narsync",
             dependencies: [
                 "NixStore", "BinaryCache", "Replication", "Hook", "SystemSupport", "NarsyncConfiguration",
+                "NarsyncService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

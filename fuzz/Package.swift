@@ -16,7 +16,7 @@ let fuzzers: [(name: String, modules: [String])] = [
     ("store-path", ["NixStore"]),
     ("hook-socket", ["NixStore", "Hook"]),
     ("spool", ["NixStore", "Hook"]),
-    ("config", ["NarsyncConfiguration", "NixStore"]),
+    ("config", ["NarsyncConfiguration"]),
 ]
 
 let package = Package(

@@ -7,6 +7,10 @@
 /// A destination must make objects appear atomically: a reader sees either no object under a
 /// key or the whole of it, never part of it.
 public protocol BinaryCacheDestination: Sendable, CustomStringConvertible {
+    /// Which cache this is: the name the manifest, the metrics and the logs know it by. Two
+    /// destinations share it exactly when they write to the same place.
+    var identity: DestinationIdentity { get }
+
     /// Whether an object exists under `key`.
     func exists(key: String) throws -> Bool
 

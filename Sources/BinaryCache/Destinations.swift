@@ -10,9 +10,7 @@ public enum Destinations {
         }
         switch scheme {
         case "file":
-            // Nix's file:// store parameters (compression=, secret-key=) are narsync options.
-            guard components.host?.isEmpty ?? true, !components.path.isEmpty else { throw DestinationError.unsupportedURL(url) }
-            return try FileDestination(directory: components.percentEncodedPath.removingPercentEncoding ?? components.path)
+            return try FileDestination(directory: FileDestination.directory(of: url))
         case "s3", "http", "https":
             return try makeDestination(url: url, options: options)
         default:

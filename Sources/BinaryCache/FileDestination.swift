@@ -35,6 +35,18 @@ public struct FileDestination: BinaryCacheDestination {
 
     public var description: String { "file://\(directory)" }
 
+    public var identity: DestinationIdentity { .file(directory: directory) }
+
+    /// The directory a `file:///dir` URL names. Nix's file:// store parameters (compression=,
+    /// secret-key=) are narsync options and are left out.
+    static func directory(of url: String) throws -> String {
+        guard let components = URLComponents(string: url), components.scheme?.lowercased() == "file",
+              components.host?.isEmpty ?? true, !components.path.isEmpty else {
+            throw DestinationError.unsupportedURL(url)
+        }
+        return components.percentEncodedPath.removingPercentEncoding ?? components.path
+    }
+
     public func exists(key: String) throws -> Bool {
         var info = stat()
         if stat(path(of: key), &info) == 0 { return true }

@@ -1,7 +1,7 @@
 /// The destination for an `s3://`, `http://` or `https://` store URL, written as Nix writes
-/// them (`s3://bucket?region=eu-west-1&endpoint=minio.local:9000&scheme=http`).
-/// Other schemes (file://) are the caller's.
-public func makeDestination(url: String, options: DestinationOptions) throws -> any BinaryCacheDestination {
+/// them (`s3://bucket?region=eu-west-1&endpoint=minio.local:9000&scheme=http`). Other schemes
+/// (file://) are the caller's: `Destinations.open` is the one entry point.
+func makeDestination(url: String, options: DestinationOptions) throws -> any BinaryCacheDestination {
     let scheme = try StoreURL(url).scheme
     if ["s3", "http", "https"].contains(scheme), let problem = CurlMulti.libraryProblem {
         throw DestinationError.configuration(

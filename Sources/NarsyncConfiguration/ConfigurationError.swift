@@ -1,4 +1,4 @@
-import NixStore
+import StorePaths
 
 /// What is wrong with config.toml or a `NARSYNC_*` variable, naming the file, line and key.
 public struct ConfigurationError: Error, CustomStringConvertible, Equatable {

@@ -12,15 +12,17 @@ public struct Setting: Sendable {
         case flag
     }
 
+    /// Which setting this is; its flag, table, key and kind follow from it.
+    public let name: SettingName
     /// The long flag without its dashes.
-    public var flag: String
+    public var flag: String { name.rawValue }
     /// The TOML table the key lives in: nil for the top level, "destination" for `[[destination]]`.
-    public var table: String?
-    public var key: String
-    public var kind: Kind = .value
+    public let table: String?
+    public let key: String
+    public let kind: Kind
     /// Whether the value names a file holding a secret: checked for its permissions, never read
     /// into the configuration.
-    var isSecretFile = false
+    let isSecretFile: Bool
 
     var environmentName: String { "NARSYNC_" + flag.uppercased().replacingOccurrences(of: "-", with: "_") }
 
@@ -31,47 +33,80 @@ public struct Setting: Sendable {
 
     public static let destinationTable = "destination"
 
-    /// Every setting of `narsync watch` that config.toml and the environment can give.
-    public static let all: [Setting] = [
-        Setting(flag: "state-dir", key: "state-dir"),
-        Setting(flag: "log-level", key: "log-level"),
-        Setting(flag: "log-format", key: "log-format"),
-        Setting(flag: "metrics-listen", table: "metrics", key: "listen"),
-        Setting(flag: "store-root", table: "store", key: "root"),
-        Setting(flag: "store-dir", table: "store", key: "dir"),
-        Setting(flag: "initial-backfill", table: "watch", key: "initial-backfill", kind: .flag),
-        Setting(flag: "debounce-ms", table: "watch", key: "debounce-ms"),
-        Setting(flag: "recheck-seconds", table: "watch", key: "recheck-seconds"),
-        Setting(flag: "retry-initial-seconds", table: "watch", key: "retry-initial-seconds"),
-        Setting(flag: "grace-seconds", table: "watch", key: "grace-seconds"),
-        Setting(flag: "abort-uploads-after-hours", table: "watch", key: "abort-uploads-after-hours"),
-        Setting(flag: "database-busy-seconds", table: "watch", key: "database-busy-seconds"),
-        Setting(flag: "hook-socket", table: "hook", key: "socket"),
-        Setting(flag: "spool-dir", table: "hook", key: "spool-dir"),
-        Setting(flag: "hook-trust-user", table: "hook", key: "trust-users", kind: .list),
-        Setting(flag: "hook-trust-group", table: "hook", key: "trust-groups", kind: .list),
-        destination("to", key: "url"),
-        destination("key-file", key: "key-files", kind: .list, secret: true),
-        destination("credentials-file", secret: true),
-        destination("aws-config-file"),
-        destination("aws-profile"),
-        destination("bearer-token-file", secret: true),
-        destination("netrc-file", secret: true),
-        destination("jobs"),
-        destination("compression-level"),
-        destination("zstd-threads"),
-        destination("priority"),
-        destination("part-size-mib"),
-        destination("parts-in-flight"),
-        destination("include", kind: .list),
-        destination("exclude", kind: .list),
-        destination("keep-derivations", kind: .flag),
-        destination("skip-signed-by", kind: .list),
-    ]
+    /// Every setting of `narsync watch` that config.toml and the environment can give, in the
+    /// order `config check` prints them.
+    public static let all: [Setting] = SettingName.allCases.map(\.setting)
 
-    public static func named(flag: String) -> Setting? { all.first { $0.flag == flag } }
+    public static func named(flag: String) -> Setting? { SettingName(rawValue: flag)?.setting }
+}
 
-    private static func destination(_ flag: String, key: String? = nil, kind: Kind = .value, secret: Bool = false) -> Setting {
-        Setting(flag: flag, table: destinationTable, key: key ?? flag, kind: kind, isSecretFile: secret)
+/// The settings of `narsync watch`, each declared once, by its flag. Where each one lives in
+/// config.toml follows from the exhaustive switch below, and the value a parsed command has for
+/// it from the exhaustive switch of `WatchCommand.words(of:)`: a setting added here and not
+/// there does not compile.
+public enum SettingName: String, CaseIterable, Sendable {
+    case stateDir = "state-dir"
+    case logLevel = "log-level"
+    case logFormat = "log-format"
+    case metricsListen = "metrics-listen"
+    case storeRoot = "store-root"
+    case storeDir = "store-dir"
+    case initialBackfill = "initial-backfill"
+    case debounceMs = "debounce-ms"
+    case recheckSeconds = "recheck-seconds"
+    case retryInitialSeconds = "retry-initial-seconds"
+    case graceSeconds = "grace-seconds"
+    case abortUploadsAfterHours = "abort-uploads-after-hours"
+    case databaseBusySeconds = "database-busy-seconds"
+    case hookSocket = "hook-socket"
+    case spoolDir = "spool-dir"
+    case hookTrustUser = "hook-trust-user"
+    case hookTrustGroup = "hook-trust-group"
+    case to
+    case keyFile = "key-file"
+    case credentialsFile = "credentials-file"
+    case bearerTokenFile = "bearer-token-file"
+    case netrcFile = "netrc-file"
+    case jobs
+    case compressionLevel = "compression-level"
+    case zstdThreads = "zstd-threads"
+    case priority
+    case partSizeMib = "part-size-mib"
+    case partsInFlight = "parts-in-flight"
+    case include
+    case exclude
+    case keepDerivations = "keep-derivations"
+    case skipSignedBy = "skip-signed-by"
+
+    /// Where the setting lives in config.toml, and of what kind it is.
+    public var setting: Setting {
+        switch self {
+        case .stateDir, .logLevel, .logFormat: top(rawValue)
+        case .metricsListen: top("listen", table: "metrics")
+        case .storeRoot: top("root", table: "store")
+        case .storeDir: top("dir", table: "store")
+        case .initialBackfill: top(rawValue, table: "watch", kind: .flag)
+        case .debounceMs, .recheckSeconds, .retryInitialSeconds, .graceSeconds, .abortUploadsAfterHours,
+             .databaseBusySeconds:
+            top(rawValue, table: "watch")
+        case .hookSocket: top("socket", table: "hook")
+        case .spoolDir: top("spool-dir", table: "hook")
+        case .hookTrustUser: top("trust-users", table: "hook", kind: .list)
+        case .hookTrustGroup: top("trust-groups", table: "hook", kind: .list)
+        case .to: destination(key: "url")
+        case .keyFile: destination(key: "key-files", kind: .list, secret: true)
+        case .credentialsFile, .bearerTokenFile, .netrcFile: destination(secret: true)
+        case .jobs, .compressionLevel, .zstdThreads, .priority, .partSizeMib, .partsInFlight: destination()
+        case .include, .exclude, .skipSignedBy: destination(kind: .list)
+        case .keepDerivations: destination(kind: .flag)
+        }
+    }
+
+    private func top(_ key: String, table: String? = nil, kind: Setting.Kind = .value) -> Setting {
+        Setting(name: self, table: table, key: key, kind: kind, isSecretFile: false)
+    }
+
+    private func destination(key: String? = nil, kind: Setting.Kind = .value, secret: Bool = false) -> Setting {
+        Setting(name: self, table: Setting.destinationTable, key: key ?? rawValue, kind: kind, isSecretFile: secret)
     }
 }

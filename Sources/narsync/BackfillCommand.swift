@@ -23,7 +23,7 @@ struct BackfillCommand: AsyncParsableCommand {
             """
     )
 
-    @OptionGroup(title: "Destination") var publishing: PublishingOptions
+    @OptionGroup(title: "Destination") var publishing: DestinationArguments
     @OptionGroup(title: "Store") var store: StoreOptions
     @OptionGroup(title: "Logging") var logging: LoggingOptions
     @OptionGroup(title: "Metrics") var metrics: MetricsOptions
@@ -64,8 +64,8 @@ struct BackfillCommand: AsyncParsableCommand {
 
         // Everything the user can get wrong is checked before the first byte is sent.
         let (all, paths) = (all, paths)
-        let ordered = try await validatingInput {
-            try await executor.run { try Self.plan(layout: layout, all: all, paths: paths) }
+        let closure = try await validatingInput {
+            try await executor.run { try Self.closure(layout: layout, all: all, paths: paths) }
         }
         // Bad credentials, a missing bucket or an unreachable server show now, as bad input.
         _ = try await validatingInput { try await executor.run { try destination.exists(key: "nix-cache-info") } }
@@ -80,15 +80,16 @@ struct BackfillCommand: AsyncParsableCommand {
         }
         defer { metricsServer?.stop() }
         let statistics = (destination as? any TransferStatisticsReporting)?.statistics
-        let transferMetrics = registry == nil ? nil : statistics.map { TransferMetrics($0, destination: "\(destination)") }
+        let transferMetrics = registry == nil ? nil : statistics.map { TransferMetrics($0, destination: destination.identity.url) }
         var listeners: [any PublishProgress] = []
         if let progressBar { listeners.append(progressBar) }
-        if registry != nil { listeners.append(PublishMetrics(destination: "\(destination)")) }
+        if registry != nil { listeners.append(PublishMetrics(destination: destination.identity.url)) }
         let counting = transferMetrics.map { transfers in
             Task { while !Task.isCancelled { transfers.update(); try? await Task.sleep(for: .seconds(1)) } }
         }
-        logger.info("backfill starting", metadata: ["paths": "\(ordered.count)", "destination": "\(destination)"])
-        let summary = try await publisher.publish(ordered, progress: listeners.isEmpty ? nil : CombinedProgress(listeners: listeners))
+        logger.info("backfill starting", metadata: ["paths": "\(closure.count)", "destination": "\(destination.identity)"])
+        let plan = try await publisher.plan(closure)
+        let summary = try await publisher.publish(plan, progress: listeners.isEmpty ? nil : CombinedProgress(listeners: listeners))
         counting?.cancel()
         transferMetrics?.update()
         progressBar?.finish()
@@ -104,13 +105,11 @@ struct BackfillCommand: AsyncParsableCommand {
         if !summary.succeeded { throw ExitStatus.partialFailure }
     }
 
-    /// The paths to publish, references first: the closures of `paths`, or the whole store.
-    private static func plan(layout: StoreLayout, all: Bool, paths: [String]) throws -> [ValidPathInfo] {
+    /// The paths to publish: the closures of `paths`, or the whole store (`PublishPlan` orders them).
+    private static func closure(layout: StoreLayout, all: Bool, paths: [String]) throws -> [StorePath: ValidPathInfo] {
         let database = try StoreDatabase(layout: layout)
-        if all {
-            return dependencyOrder(Dictionary(uniqueKeysWithValues: try database.allPaths().map { ($0.path, $0) }))
-        }
+        if all { return Dictionary(uniqueKeysWithValues: try database.allPaths().map { ($0.path, $0) }) }
         let roots = try paths.map { try layout.storeDirectory.parsePath($0) }
-        return dependencyOrder(try database.closure(of: roots))
+        return try database.closure(of: roots)
     }
 }

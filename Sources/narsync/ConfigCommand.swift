@@ -50,7 +50,7 @@ struct ConfigCheckCommand: AsyncParsableCommand {
         var problems: [String] = []
         var notes: [String] = []
         if let twice = WatchCommand.destinationGivenTwice(destinations.map(\.command)) {
-            problems.append("two [[destination]] tables publish to \(EffectiveConfiguration.redactedURL(twice)); they would share one queue")
+            problems.append("two [[destination]] tables publish to \(twice); they would share one queue")
         }
         for (index, destination) in destinations.enumerated() {
             let place = layered.destinations.count > 1 ? "destination \(index + 1): " : ""

@@ -26,11 +26,8 @@ struct Narsync: AsyncParsableCommand {
         let arguments = CommandLine.arguments
         if arguments.dropFirst().first == "hook" { HookCommand.mainNeverFailing(Array(arguments.dropFirst(2))) }
         if HookCommand.isImplied(by: arguments) { HookCommand.mainNeverFailing(Array(arguments.dropFirst())) }
-        let (watchArguments, layered) = layeredWatchArguments(arguments)
-        if let layered, layered.destinations.count > 1 {
-            await runWatch(layered)
-        }
-        var parsedArguments = watchArguments, bulkPaths: [String] = []
+        if arguments.dropFirst().first == "watch" { await runWatch(layeredWatchArguments(arguments)) }
+        var parsedArguments: [String]?, bulkPaths: [String] = []
         if arguments.dropFirst().first == "backfill" {
             (parsedArguments, bulkPaths) = BulkPathArguments.split(Array(arguments.dropFirst()))
         }
@@ -47,16 +44,15 @@ struct Narsync: AsyncParsableCommand {
             }
         } catch {
             if exitCode(for: error) == .validationFailure {
-                let message = layered?.annotated(fullMessage(for: error), destination: 0) ?? fullMessage(for: error)
-                FileHandle.standardError.write(Data((message + "\n").utf8))
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
                 Foundation.exit(ExitStatus.badInput.rawValue)
             }
             exit(withError: error)
         }
     }
 
-    /// `narsync watch` with several destinations: one command parsed per destination, run
-    /// together. Exits.
+    /// `narsync watch`: one command parsed per destination (config.toml's `[[destination]]`
+    /// tables, or the command line's one), run together. Exits.
     private static func runWatch(_ layered: LayeredArguments) async -> Never {
         do {
             var commands: [WatchCommand] = []
@@ -73,19 +69,21 @@ struct Narsync: AsyncParsableCommand {
             }
             try await WatchCommand.run(commands)
             Foundation.exit(0)
+        } catch let exit as ExitCode {
+            Foundation.exit(exit.rawValue)
         } catch {
-            exit(withError: error)
+            // As every other error of narsync's: one line, `narsync: error: ...`.
+            printError("\(error)")
+            Foundation.exit(1)
         }
     }
 
-    /// For `watch`, the arguments with config.toml and `NARSYNC_*` merged in; otherwise nil
-    /// (ArgumentParser reads the command line as it is). A bad file stops narsync here.
-    private static func layeredWatchArguments(_ arguments: [String]) -> ([String]?, LayeredArguments?) {
-        guard arguments.dropFirst().first == "watch" else { return (nil, nil) }
+    /// `watch`'s arguments with config.toml and `NARSYNC_*` merged in. A bad file stops
+    /// narsync here.
+    private static func layeredWatchArguments(_ arguments: [String]) -> LayeredArguments {
         do {
-            let layered = try LayeredArguments(
+            return try LayeredArguments(
                 commandLine: Array(arguments.dropFirst(2)), environment: ProcessInfo.processInfo.environment)
-            return (["watch"] + layered.destinations[0], layered)
         } catch {
             printError("\(error)")
             Foundation.exit(ExitStatus.badInput.rawValue)

@@ -4,6 +4,7 @@ import Foundation
 import Hook
 import Logging
 import NarsyncConfiguration
+import NarsyncService
 import NixStore
 import Replication
 import SystemSupport
@@ -33,7 +34,7 @@ struct WatchCommand: AsyncParsableCommand {
         valueName: "file"))
     var configurationFile: String?
 
-    @OptionGroup(title: "Destination") var publishing: PublishingOptions
+    @OptionGroup(title: "Destination") var publishing: DestinationArguments
     @OptionGroup(title: "Store") var store: StoreOptions
     @OptionGroup(title: "Service") var service: ServiceOptions
     @OptionGroup(title: "Logging") var logging: LoggingOptions
@@ -107,8 +108,9 @@ struct WatchCommand: AsyncParsableCommand {
     /// watermark and queue per destination). `commands` differ only in destination settings:
     /// they are config.toml's `[[destination]]` tables under the same top-level settings.
     ///
-    /// SIGHUP reads the configuration again; if it is valid, the services finish their uploads
-    /// in flight and start again with it. Logging and the metrics address stay as started.
+    /// The command line only builds the `ServiceConfiguration`; `ReplicationSupervisor` runs it,
+    /// stops on SIGTERM, and on SIGHUP takes the configuration as it is then (logging and the
+    /// metrics address stay as started).
     static func run(_ commands: [WatchCommand]) async throws {
         let first = commands[0]
         let logger = first.logging.makeLogger(label: "narsync.watch", interactive: false)
@@ -117,46 +119,68 @@ struct WatchCommand: AsyncParsableCommand {
         }
         defer { metricsServer?.stop() }
         if let metricsServer { logger.info("serving metrics", metadata: ["url": "http://\(metricsServer.address)/metrics"]) }
-
-        let control = WatchControl()
-        let signals = try SignalEvents.start()
-        defer { signals.cancel() }
-        let signalHandling = Task {
-            for await event in signals.events {
-                switch event {
-                case .stop: control.stop()
-                case .reload: if let arguments = configurationAgain(logger: logger) { control.reload(arguments) }
-                }
-            }
-        }
-        defer { signalHandling.cancel() }
-
-        var running = commands
         let metrics = metricsServer != nil
-        var generation = try await validatingInput { try await ServiceGeneration.open(running, logger: logger, metrics: metrics) }
-        while true {
-            try await generation.run(control: control)
-            generation.shutdown()
-            guard let arguments = control.takeReload() else { return }
-            do {
-                let next = try arguments.map { try WatchCommand.parse($0) }
-                generation = try await ServiceGeneration.open(next, logger: logger, metrics: metrics)
-                if next[0].logging.level != first.logging.level || next[0].logging.format != first.logging.format
-                    || next[0].metrics.listen != first.metrics.listen {
-                    logger.notice("SIGHUP: log-level, log-format and metrics.listen change at the next start")
-                }
-                running = next
-                logger.notice("SIGHUP: reloaded the configuration", metadata: ["destinations": "\(next.count)"])
-            } catch {
-                logger.error("SIGHUP: keeping the running configuration: \(error)")
-                generation = try await ServiceGeneration.open(running, logger: logger, metrics: metrics)
-            }
+
+        let configuration = try validatingInput { try serviceConfiguration(commands, metrics: metrics) }
+        let supervisor = ReplicationSupervisor(configuration: configuration, logger: logger) {
+            try reloadedConfiguration(startedWith: first, metrics: metrics, logger: logger)
+        }
+        do {
+            try await supervisor.runService(alongside: metrics ? [ServiceGauges(supervisor: supervisor)] : [])
+        } catch let error as ServiceStartError {
+            // The state directory is taken, the manifest cannot be written, the socket is in use.
+            printError("\(error)")
+            throw ExitStatus.badInput
         }
     }
 
-    func watchOptions(destinationName: String) -> WatchOptions {
-        WatchOptions(
-            destinationName: destinationName,
+    /// The service `commands` describe: the default destination and key created if none are
+    /// given, keys loaded and destinations opened. Whatever the user got wrong throws here.
+    static func serviceConfiguration(_ commands: [WatchCommand], metrics: Bool) throws -> ServiceConfiguration {
+        let first = commands[0]
+        let layout = try first.store.layout()
+        let stateDirectory = first.service.stateDirectory
+        if let twice = destinationGivenTwice(commands) {
+            throw ValidationError(ServiceConfigurationError.destinationGivenTwice(twice).description)
+        }
+        // Before the default key and cache are created in it.
+        try Manifest.requireWritable(stateDirectory: stateDirectory)
+        let destinations = try commands.map { command in
+            let (url, keyFiles) = try command.zeroConfiguration(stateDirectory: stateDirectory)
+            let (destination, publishing) = try command.publishing.resolve(
+                storeDirectory: layout.storeDirectory, repair: false, url: url, keyFiles: keyFiles)
+            var replication = command.replicationConfiguration()
+            if metrics { replication.progress = PublishMetrics(destination: destination.identity.url) }
+            return ServiceConfiguration.Destination(destination: destination, publishing: publishing, replication: replication)
+        }
+        return ServiceConfiguration(
+            layout: layout, stateDirectory: stateDirectory, retryPolicy: RetryPolicy(initial: .seconds(first.retryInitialSeconds)),
+            destinations: destinations, hook: try first.hookConfiguration(stateDirectory: stateDirectory, layout: layout))
+    }
+
+    /// SIGHUP: the service the configuration describes now, or an error naming what is wrong
+    /// with it (the supervisor logs it and keeps the running configuration).
+    private static func reloadedConfiguration(startedWith first: WatchCommand, metrics: Bool, logger: Logger) throws -> ServiceConfiguration {
+        let commandLine = Array(CommandLine.arguments.drop { $0 != "watch" }.dropFirst())
+        let layered = try LayeredArguments(commandLine: commandLine, environment: ProcessInfo.processInfo.environment)
+        var commands: [WatchCommand] = []
+        for (index, arguments) in layered.destinations.enumerated() {
+            do {
+                commands.append(try WatchCommand.parse(arguments))
+            } catch {
+                throw ValidationError(layered.annotated(WatchCommand.message(for: error), destination: index))
+            }
+        }
+        if commands[0].logging.level != first.logging.level || commands[0].logging.format != first.logging.format
+            || commands[0].metrics.listen != first.metrics.listen {
+            logger.notice("SIGHUP: log-level, log-format and metrics.listen change at the next start")
+        }
+        return try serviceConfiguration(commands, metrics: metrics)
+    }
+
+    /// How this destination's service watches and what it publishes.
+    func replicationConfiguration() -> ReplicationService.Configuration {
+        ReplicationService.Configuration(
             filter: PathFilter(includes: includes, excludes: excludes, includeDerivations: keepDerivations, skipSignedBy: Set(skipSignedBy)),
             initialBackfill: initialBackfill,
             timing: WatchTiming(debounceWindow: .milliseconds(debounceMilliseconds), recheckInterval: .seconds(recheckSeconds)),
@@ -164,52 +188,28 @@ struct WatchCommand: AsyncParsableCommand {
             databaseBusyTimeout: .seconds(databaseBusySeconds))
     }
 
-    /// SIGHUP: the arguments of each destination from the configuration as it is now, or nil
-    /// (logged) if it is not valid: then the running configuration stays.
-    private static func configurationAgain(logger: Logger) -> [[String]]? {
-        let commandLine = Array(CommandLine.arguments.drop { $0 != "watch" }.dropFirst())
-        let layered: LayeredArguments
-        do {
-            layered = try LayeredArguments(commandLine: commandLine, environment: ProcessInfo.processInfo.environment)
-        } catch {
-            logger.error("SIGHUP: keeping the running configuration: \(error)")
-            return nil
-        }
-        for (index, arguments) in layered.destinations.enumerated() {
-            do {
-                _ = try WatchCommand.parse(arguments)
-            } catch {
-                logger.error("SIGHUP: keeping the running configuration: \(layered.annotated(WatchCommand.message(for: error), destination: index))")
-                return nil
-            }
-        }
-        return layered.destinations
-    }
-
-    /// A destination URL that two of `commands` name, if any: the manifest keeps one queue per
-    /// destination, so two services on it would publish the same paths.
-    static func destinationGivenTwice(_ commands: [WatchCommand]) -> String? {
-        var seen: Set<String> = []
+    /// A destination that two of `commands` name, if any, by identity (endpoint, region and
+    /// profile included): the manifest keeps one queue per destination, so two services on it
+    /// would publish the same paths. A URL that cannot be read is reported when it is opened.
+    static func destinationGivenTwice(_ commands: [WatchCommand]) -> DestinationIdentity? {
+        var seen: Set<DestinationIdentity> = []
         for command in commands {
             let url = command.publishing.destination ?? "file://\(command.service.stateDirectory)/cache"
-            if !seen.insert(url).inserted { return url }
+            guard let identity = try? DestinationIdentity(parsing: url) else { continue }
+            if !seen.insert(identity).inserted { return identity }
         }
         return nil
     }
 
-    /// Listens for `narsync hook` and drains its spool, feeding both into every service's queue.
-    func startHookServer(
-        _ services: [ReplicationService], stateDirectory: String, layout: StoreLayout, logger: Logger
-    ) throws -> HookServer? {
+    /// Where `narsync hook` hands over built paths and spools them while the service is down;
+    /// nil with `--hook-socket none`.
+    func hookConfiguration(stateDirectory: String, layout: StoreLayout) throws -> HookServer.Configuration? {
         guard hookSocket != "none" else { return nil }
         let groups = try hookTrustGroups.map(Self.groupID)
         let trust = HookTrust(users: Set(try hookTrustUsers.map(Self.userID)), groups: Set(groups))
-        let configuration = HookServer.Configuration(
+        return HookServer.Configuration(
             socketPath: hookSocket, socketGroup: groups.first, trust: trust,
             spool: Spool(directory: spoolDirectory ?? "\(stateDirectory)/spool"), storeDirectory: layout.storeDirectory)
-        return try HookServer(configuration: configuration, logger: logger) { outputs, derivation in
-            try services.map { try $0.enqueueBuild(outputs: outputs, derivation: derivation) }.max() ?? 0
-        }
     }
 
     private static func userID(_ name: String) throws -> uid_t {

@@ -31,11 +31,11 @@ final class FaultSchedule: @unchecked Sendable {
 }
 
 /// Uploads through a proxy that answers 500 and 503 SlowDown, resets connections mid-body,
-/// cuts answers short and stalls; moto behind it holds the truth.
+/// cuts answers short and stalls; moto or RGW behind it holds the truth.
 @Suite(.moto) struct FaultToleranceTests {
-    @Test func multipartUploadArrivesWholeThroughFaults() throws {
-        let moto = try SharedMoto.required
-        let direct = try moto.makeBucket()
+    @Test(arguments: S3Backend.tested) func multipartUploadArrivesWholeThroughFaults(_ backend: S3Backend) throws {
+        let s3 = try SharedS3.required(backend)
+        let direct = try s3.makeBucket()
         let schedule = FaultSchedule([
             "create": [.status(503, code: "SlowDown")],
             "part": [
@@ -46,15 +46,15 @@ final class FaultSchedule: @unchecked Sendable {
             "complete": [.status(500, code: "InternalError"), .status(200, code: "InternalError")],
             "GET": [.cutResponse],
         ])
-        let proxy = try FaultProxy(upstreamPort: moto.server.port) { _, method, target in
+        let proxy = try FaultProxy(upstreamPort: s3.server.port) { _, method, target in
             schedule.fault(method: method, target: target)
         }
         defer { proxy.stop() }
-        let options = moto.options {
+        let options = s3.options {
             $0.partsInFlight = 3
             $0.stallTimeout = .seconds(2)
         }
-        let destination = try S3Destination(url: moto.url(bucket: direct.location.bucket, port: proxy.port), options: options)
+        let destination = try S3Destination(url: s3.url(bucket: direct.location.bucket, port: proxy.port), options: options)
         let bytes = pseudoRandomBytes(28 << 20, seed: 20)  // six parts: 5 × 5 MiB + 3 MiB
         try stream(bytes, into: destination.beginUpload(key: "nar/faulty.nar.zst", contentType: ContentType.nar, journal: nil))
 
@@ -78,20 +78,20 @@ final class FaultSchedule: @unchecked Sendable {
 
     /// Found by the faulty-network campaign: an upload S3 created but whose answer was lost
     /// (cut off, or stalled past the timeout) was left in the bucket for good.
-    @Test func uploadsWhoseCreationAnswerWasLostAreAborted() throws {
-        let moto = try SharedMoto.required
-        let direct = try moto.makeBucket()
-        // The stalled creation reaches moto after the retry's; the parts take longer still.
+    @Test(arguments: S3Backend.tested) func uploadsWhoseCreationAnswerWasLostAreAborted(_ backend: S3Backend) throws {
+        let s3 = try SharedS3.required(backend)
+        let direct = try s3.makeBucket()
+        // The stalled creation reaches the server after the retry's; the parts take longer still.
         let schedule = FaultSchedule([
             "create": [.cutResponse, .delay(.milliseconds(2500))],
             "part": [.delay(.milliseconds(1500)), .delay(.milliseconds(1500)), .delay(.milliseconds(1500))],
         ])
-        let proxy = try FaultProxy(upstreamPort: moto.server.port) { _, method, target in
+        let proxy = try FaultProxy(upstreamPort: s3.server.port) { _, method, target in
             schedule.fault(method: method, target: target)
         }
         defer { proxy.stop() }
-        let options = moto.options { $0.stallTimeout = .seconds(2) }
-        let destination = try S3Destination(url: moto.url(bucket: direct.location.bucket, port: proxy.port), options: options)
+        let options = s3.options { $0.stallTimeout = .seconds(2) }
+        let destination = try S3Destination(url: s3.url(bucket: direct.location.bucket, port: proxy.port), options: options)
         let bytes = pseudoRandomBytes(12 << 20, seed: 21)
         try stream(bytes, into: destination.beginUpload(key: "nar/lost.nar.zst", contentType: ContentType.nar, journal: nil))
         #expect(try direct.read(key: "nar/lost.nar.zst") == bytes)
@@ -100,12 +100,12 @@ final class FaultSchedule: @unchecked Sendable {
         #expect(try direct.multipartUploads().isEmpty)
     }
 
-    @Test func permanentErrorsFailAtOnce() throws {
-        let moto = try SharedMoto.required
-        let bucket = try moto.makeBucket().location.bucket
-        let proxy = try FaultProxy(upstreamPort: moto.server.port) { _, _, _ in .status(403, code: "AccessDenied") }
+    @Test(arguments: S3Backend.tested) func permanentErrorsFailAtOnce(_ backend: S3Backend) throws {
+        let s3 = try SharedS3.required(backend)
+        let bucket = try s3.makeBucket().location.bucket
+        let proxy = try FaultProxy(upstreamPort: s3.server.port) { _, _, _ in .status(403, code: "AccessDenied") }
         defer { proxy.stop() }
-        let destination = try S3Destination(url: moto.url(bucket: bucket, port: proxy.port), options: moto.options())
+        let destination = try S3Destination(url: s3.url(bucket: bucket, port: proxy.port), options: s3.options())
         let started = ContinuousClock.now
         let error = #expect(throws: DestinationError.self) {
             try destination.put(key: "x.narinfo", contents: [1], contentType: ContentType.narInfo)
@@ -117,13 +117,13 @@ final class FaultSchedule: @unchecked Sendable {
         #expect(ContinuousClock.now - started < Duration.seconds(1).scaled)
     }
 
-    @Test func retriesStopAtTheLimit() throws {
-        let moto = try SharedMoto.required
-        let bucket = try moto.makeBucket().location.bucket
-        let proxy = try FaultProxy(upstreamPort: moto.server.port) { _, _, _ in .status(503, code: "SlowDown") }
+    @Test(arguments: S3Backend.tested) func retriesStopAtTheLimit(_ backend: S3Backend) throws {
+        let s3 = try SharedS3.required(backend)
+        let bucket = try s3.makeBucket().location.bucket
+        let proxy = try FaultProxy(upstreamPort: s3.server.port) { _, _, _ in .status(503, code: "SlowDown") }
         defer { proxy.stop() }
-        let options = moto.options { $0.retry.maximumAttempts = 3 }
-        let destination = try S3Destination(url: moto.url(bucket: bucket, port: proxy.port), options: options)
+        let options = s3.options { $0.retry.maximumAttempts = 3 }
+        let destination = try S3Destination(url: s3.url(bucket: bucket, port: proxy.port), options: options)
         let error = #expect(throws: DestinationError.self) {
             try destination.put(key: "x.narinfo", contents: [1], contentType: ContentType.narInfo)
         }
@@ -136,10 +136,10 @@ final class FaultSchedule: @unchecked Sendable {
     }
 
     @Test func unreachableEndpointIsATransportError() throws {
-        let moto = try SharedMoto.required
+        let s3 = try SharedS3.required(.moto)  // for its options: no request reaches it
         let port = try LoopbackListener.freePort()  // nobody listens there
-        let options = moto.options { $0.retry.maximumAttempts = 2 }
-        let destination = try S3Destination(url: moto.url(bucket: "narsync-nowhere", port: port), options: options)
+        let options = s3.options { $0.retry.maximumAttempts = 2 }
+        let destination = try S3Destination(url: s3.url(bucket: "narsync-nowhere", port: port), options: options)
         let error = #expect(throws: DestinationError.self) { try destination.exists(key: "x.narinfo") }
         guard case .transport = error?.reason else {
             Issue.record("expected a transport error, got \(String(describing: error))")

@@ -3,21 +3,26 @@ import Foundation
 import Testing
 import TestSupport
 
-/// One moto with signature checking on, shared by the tests of a suite (`@Suite(.moto)`).
-struct SharedMoto: Sendable {
-    @TaskLocal static var current: SharedMoto?
+/// The S3 server a test of a suite talks to: the suite's own moto with signature checking on
+/// (`@Suite(.moto)`), or the test process's shared RGW.
+struct SharedS3: Sendable {
+    @TaskLocal static var suiteMoto: S3Server?
 
-    let server: MotoServer
-    let credentials: MotoServer.Credentials
+    let server: S3Server
+    var credentials: MotoServer.Credentials { server.credentials }
 
-    static var required: SharedMoto {
-        get throws {
-            guard let current else { throw TestFailure("the suite needs the .moto trait") }
-            return current
+    /// The server of `backend` for the running test.
+    static func required(_ backend: S3Backend) throws -> SharedS3 {
+        switch backend {
+        case .moto:
+            guard let suiteMoto else { throw TestFailure("the suite needs the .moto trait") }
+            return SharedS3(server: suiteMoto)
+        case .rgw:
+            return SharedS3(server: try S3Server.start(.rgw))
         }
     }
 
-    /// Options signing as the allow-all IAM user (or with another secret), with quick retries.
+    /// Options signing as the allow-all user (or with another secret), with quick retries.
     func options(secret: String? = nil, configure: (inout DestinationOptions) -> Void = { _ in }) -> DestinationOptions {
         var options = DestinationOptions(
             partSize: 5 << 20,
@@ -33,14 +38,11 @@ struct SharedMoto: Sendable {
     }
 
     /// The store URL of `bucket`, reached directly or through a proxy on `port`.
-    func url(bucket: String, port: Int? = nil) -> String {
-        "s3://\(bucket)?endpoint=127.0.0.1:\(port ?? server.port)&scheme=http&region=us-east-1"
-    }
+    func url(bucket: String, port: Int? = nil) -> String { server.url(bucket: bucket, port: port) }
 
     /// A new, empty bucket and a destination for it.
     func makeBucket(options: DestinationOptions? = nil) throws -> S3Destination {
-        let bucket = "narsync-\(UUID().uuidString.prefix(8).lowercased())"
-        let destination = try S3Destination(url: url(bucket: bucket), options: options ?? self.options())
+        let destination = try S3Destination(url: url(bucket: S3Server.uniqueBucketName()), options: options ?? self.options())
         try destination.createBucket()
         return destination
     }
@@ -50,18 +52,16 @@ struct MotoTrait: SuiteTrait, TestScoping {
     var isRecursive: Bool { false }
 
     func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
-        let (server, credentials) = try await onThread {
-            // Small listing pages, so that listing tests cross page boundaries.
-            let server = try MotoServer(environment: ["MOTO_S3_DEFAULT_MAX_KEYS": "5"])
-            return (server, try server.enableSignatureChecking())
-        }
+        // Small listing pages, so that listing tests cross page boundaries.
+        let server = try await onThread { try S3Server.start(.moto, motoEnvironment: ["MOTO_S3_DEFAULT_MAX_KEYS": "5"]) }
         defer { server.stop() }
-        try await SharedMoto.$current.withValue(SharedMoto(server: server, credentials: credentials)) { try await function() }
+        try await SharedS3.$suiteMoto.withValue(server) { try await function() }
     }
 }
 
 extension Trait where Self == MotoTrait {
-    /// Starts one moto for the suite, with signature checking on, and stops it after.
+    /// Starts one moto for the suite, with signature checking on, and stops it after; tests
+    /// with the `.rgw` backend use the process's shared RGW.
     static var moto: Self { MotoTrait() }
 }
 

@@ -8,26 +8,26 @@ import TestSupport
 @Suite(.moto) struct ResumeTests {
     /// Writes three and a half parts with one part in flight at a time, so that the first
     /// parts are journaled before the next is sent, then stops as a killed narsync would.
-    func interruptedUpload(of bytes: [UInt8], key: String, journal: InMemoryJournal, moto: SharedMoto) throws -> S3Destination {
-        let destination = try moto.makeBucket(options: moto.options { $0.partsInFlight = 1 })
+    func interruptedUpload(of bytes: [UInt8], key: String, journal: InMemoryJournal, s3: SharedS3) throws -> S3Destination {
+        let destination = try s3.makeBucket(options: s3.options { $0.partsInFlight = 1 })
         let upload = try destination.beginUpload(key: key, contentType: ContentType.nar, journal: journal)
         try stream(Array(bytes.prefix(17 << 20)), into: upload, commit: false)
         upload.abort()
         return destination
     }
 
-    @Test func resumedUploadSendsOnlyTheMissingParts() throws {
-        let moto = try SharedMoto.required
+    @Test(arguments: S3Backend.tested) func resumedUploadSendsOnlyTheMissingParts(_ backend: S3Backend) throws {
+        let s3 = try SharedS3.required(backend)
         let journal = InMemoryJournal()
         let key = "nar/resumed.nar.zst"
         let bytes = pseudoRandomBytes(23 << 20, seed: 10)  // five parts: 5 5 5 5 3 MiB
-        let first = try interruptedUpload(of: bytes, key: key, journal: journal, moto: moto)
+        let first = try interruptedUpload(of: bytes, key: key, journal: journal, s3: s3)
         let stored = try #require(journal.unfinishedUpload(key: key))
         #expect(stored.parts.count >= 2)
         #expect(try first.multipartUploads().map(\.uploadID) == [stored.uploadID])
 
         // A new run: another destination, the same journal and the same bytes.
-        let second = try S3Destination(url: moto.url(bucket: first.location.bucket), options: moto.options())
+        let second = try S3Destination(url: s3.url(bucket: first.location.bucket), options: s3.options())
         try stream(bytes, into: second.beginUpload(key: key, contentType: ContentType.nar, journal: journal))
         #expect(second.statistics.partsReused == stored.parts.count)
         #expect(second.statistics.uploadsResumed == 1)
@@ -39,11 +39,11 @@ import TestSupport
         #expect(try second.multipartUploads().isEmpty)
     }
 
-    @Test func resumedUploadWithOtherBytesStartsAfresh() throws {
-        let moto = try SharedMoto.required
+    @Test(arguments: S3Backend.tested) func resumedUploadWithOtherBytesStartsAfresh(_ backend: S3Backend) throws {
+        let s3 = try SharedS3.required(backend)
         let journal = InMemoryJournal()
         let key = "nar/changed.nar.zst"
-        let first = try interruptedUpload(of: pseudoRandomBytes(23 << 20, seed: 11), key: key, journal: journal, moto: moto)
+        let first = try interruptedUpload(of: pseudoRandomBytes(23 << 20, seed: 11), key: key, journal: journal, s3: s3)
         let old = try #require(journal.unfinishedUpload(key: key))
 
         let other = pseudoRandomBytes(12 << 20, seed: 12)
@@ -57,11 +57,11 @@ import TestSupport
         #expect(journal.unfinishedUpload(key: key) == nil)
     }
 
-    @Test func journalOutlivingItsUploadIsIgnored() throws {
-        let moto = try SharedMoto.required
+    @Test(arguments: S3Backend.tested) func journalOutlivingItsUploadIsIgnored(_ backend: S3Backend) throws {
+        let s3 = try SharedS3.required(backend)
         let journal = InMemoryJournal()
         let key = "nar/expired.nar.zst"
-        let destination = try interruptedUpload(of: pseudoRandomBytes(23 << 20, seed: 13), key: key, journal: journal, moto: moto)
+        let destination = try interruptedUpload(of: pseudoRandomBytes(23 << 20, seed: 13), key: key, journal: journal, s3: s3)
         // The bucket's lifecycle rule (here: someone else) aborted the upload meanwhile.
         let old = try #require(journal.unfinishedUpload(key: key))
         try destination.client.abortMultipartUpload(key: key, uploadID: old.uploadID)
@@ -75,16 +75,16 @@ import TestSupport
 
     /// Found by the crash-loop campaign: the parts stored while an upload waited for its last
     /// part were journaled only once all had finished, so a kill in that wait sent them again.
-    @Test func partsStoredWhileTheLastIsOnItsWayAreJournaledAtOnce() throws {
-        let moto = try SharedMoto.required
-        let bucket = try moto.makeBucket().location.bucket
+    @Test(arguments: S3Backend.tested) func partsStoredWhileTheLastIsOnItsWayAreJournaledAtOnce(_ backend: S3Backend) throws {
+        let s3 = try SharedS3.required(backend)
+        let bucket = try s3.makeBucket().location.bucket
         // Parts 1-3 take a moment, so that all are in flight when the upload commits; part 4 long.
-        let proxy = try FaultProxy(upstreamPort: moto.server.port) { _, method, target in
+        let proxy = try FaultProxy(upstreamPort: s3.server.port) { _, method, target in
             guard method == "PUT", target.contains("partNumber=") else { return nil }
             return .delay(target.contains("partNumber=4&") || target.hasSuffix("partNumber=4") ? .seconds(4) : .milliseconds(300))
         }
         defer { proxy.stop() }
-        let destination = try S3Destination(url: moto.url(bucket: bucket, port: proxy.port), options: moto.options())
+        let destination = try S3Destination(url: s3.url(bucket: bucket, port: proxy.port), options: s3.options())
         let journal = InMemoryJournal()
         let key = "nar/waiting.nar.zst"
         let bytes = pseudoRandomBytes(18 << 20, seed: 15)  // four parts: 5 5 5 3 MiB
@@ -104,14 +104,14 @@ import TestSupport
 
     /// Found by the crash-loop campaign: parts stored while the upload was still producing
     /// its next part were journaled only when that part went out.
-    @Test func partsStoredWhileTheNextIsProducedAreJournaledAtTheNextWrite() throws {
-        let moto = try SharedMoto.required
-        let bucket = try moto.makeBucket().location.bucket
-        let proxy = try FaultProxy(upstreamPort: moto.server.port) { _, method, target in
+    @Test(arguments: S3Backend.tested) func partsStoredWhileTheNextIsProducedAreJournaledAtTheNextWrite(_ backend: S3Backend) throws {
+        let s3 = try SharedS3.required(backend)
+        let bucket = try s3.makeBucket().location.bucket
+        let proxy = try FaultProxy(upstreamPort: s3.server.port) { _, method, target in
             method == "PUT" && target.contains("partNumber=") ? .delay(.milliseconds(300)) : nil
         }
         defer { proxy.stop() }
-        let destination = try S3Destination(url: moto.url(bucket: bucket, port: proxy.port), options: moto.options())
+        let destination = try S3Destination(url: s3.url(bucket: bucket, port: proxy.port), options: s3.options())
         let journal = InMemoryJournal()
         let key = "nar/producing.nar.zst"
         let bytes = pseudoRandomBytes(18 << 20, seed: 16)
@@ -128,17 +128,17 @@ import TestSupport
 
     /// Found by the crash-loop campaign: a run killed after S3 completed its upload, before it
     /// recorded so, left the next run to send the whole object again.
-    @Test func uploadCompletedButNotRecordedIsNotSentAgain() throws {
-        let moto = try SharedMoto.required
+    @Test(arguments: S3Backend.tested) func uploadCompletedButNotRecordedIsNotSentAgain(_ backend: S3Backend) throws {
+        let s3 = try SharedS3.required(backend)
         let journal = ForgetfulJournal()
         let key = "nar/completed.nar.zst"
         let bytes = pseudoRandomBytes(12 << 20, seed: 17)  // three parts: 5 5 2 MiB
-        let first = try moto.makeBucket()
+        let first = try s3.makeBucket()
         try stream(bytes, into: first.beginUpload(key: key, contentType: ContentType.nar, journal: journal))
         #expect(journal.unfinishedUpload(key: key)?.parts.count == 3)
 
         journal.forgetsEnds = false
-        let second = try S3Destination(url: moto.url(bucket: first.location.bucket), options: moto.options())
+        let second = try S3Destination(url: s3.url(bucket: first.location.bucket), options: s3.options())
         try stream(bytes, into: second.beginUpload(key: key, contentType: ContentType.nar, journal: journal))
         #expect(second.statistics.partsReused == 3)
         #expect(second.statistics.bytesSent == 0)

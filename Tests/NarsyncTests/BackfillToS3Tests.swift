@@ -3,45 +3,39 @@ import Foundation
 import Testing
 import TestSupport
 
-/// `narsync backfill` into a real S3 endpoint (moto, signature checking on), read back by a
-/// real Nix over HTTP, as a public cache bucket is read.
+/// `narsync backfill` into a real S3 server (moto with signature checking on, and Ceph's RGW),
+/// read back by a real Nix over HTTP, as a public cache bucket is read.
 @Suite(.serialized) struct BackfillToS3Tests {
     let nix: NixEnvironment
-    let moto: MotoServer
-    let credentials: MotoServer.Credentials
     let closure: TestClosure
     let key: (secretKeyFile: String, publicKey: String)
 
     init() throws {
         nix = try NixEnvironment()
-        moto = try MotoServer()
-        credentials = try moto.enableSignatureChecking()
         closure = try TestClosure.build(in: nix)
         key = try nix.generateKey(name: "narsync-s3-test-1")
     }
 
-    private var environment: [String: String] { credentials.added(to: nix.environment) }
+    private func environment(_ server: S3Server) -> [String: String] { server.credentials.added(to: nix.environment) }
 
-    private func bucket(port: Int? = nil) throws -> (name: String, url: String) {
-        let name = "narsync-\(UUID().uuidString.prefix(8).lowercased())"
-        let url = "s3://\(name)?endpoint=127.0.0.1:\(port ?? moto.port)&scheme=http&region=us-east-1"
-        let options = DestinationOptions(environment: environment)
-        try S3Destination(url: "s3://\(name)?endpoint=\(moto.endpoint)&scheme=http&region=us-east-1", options: options).createBucket()
-        return (name, url)
+    private func bucket(on server: S3Server, port: Int? = nil) throws -> (name: String, url: String) {
+        let name = S3Server.uniqueBucketName()
+        let options = DestinationOptions(environment: environment(server))
+        try S3Destination(url: server.url(bucket: name), options: options).createBucket()
+        return (name, server.url(bucket: name, port: port))
     }
 
-    private func backfill(_ url: String, _ extra: [String] = []) throws -> ProcessResult {
+    private func backfill(_ url: String, on server: S3Server, _ extra: [String] = []) throws -> ProcessResult {
         try Subprocess.run(narsyncExecutable, [
             "backfill", "--to", url, "--key-file", key.secretKeyFile, "--store-root", nix.storeRoot,
-        ] + extra + [closure.top], environment: environment)
+        ] + extra + [closure.top], environment: environment(server))
     }
 
     /// Nix 2.8 cannot sign S3 requests: it reads the bucket anonymously.
-    private func substituteFromBucket(_ name: String) throws -> ProcessResult {
-        try moto.disableSignatureChecking()
-        try moto.allowAnonymousReads(bucket: name)
+    private func substituteFromBucket(_ name: String, on server: S3Server) throws -> ProcessResult {
+        try server.allowAnonymousReads(bucket: name)
         let fresh = nix.makeStoreRoot("fresh-\(name)")
-        let copy = try nix.substitute([closure.top], from: "http://\(moto.endpoint)/\(name)", into: fresh, trustedKey: key.publicKey)
+        let copy = try nix.substitute([closure.top], from: "http://\(server.endpoint)/\(name)", into: fresh, trustedKey: key.publicKey)
         if copy.status == 0 {
             let verify = try nix.verifyContents(storeRoot: fresh)
             #expect(verify.status == 0, "\(verify.standardError)")
@@ -50,20 +44,22 @@ import TestSupport
         return copy
     }
 
-    @Test func aRealNixSubstitutesTheClosurePublishedToTheBucket() throws {
-        let (name, url) = try bucket()
-        let result = try backfill(url)
+    @Test(arguments: S3Backend.tested) func aRealNixSubstitutesTheClosurePublishedToTheBucket(_ backend: S3Backend) throws {
+        let server = try S3Server.start(backend)
+        let (name, url) = try bucket(on: server)
+        let result = try backfill(url, on: server)
         #expect(result.status == 0, "\(result.standardError)")
         #expect(result.standardOutput.contains("uploaded 6, already cached 0, failed 0"), "\(result.standardOutput)")
-        let again = try backfill(url)
+        let again = try backfill(url, on: server)
         #expect(again.standardOutput.contains("uploaded 0, already cached 6"), "\(again.standardOutput)")
-        let copy = try substituteFromBucket(name)
-        #expect(copy.status == 0, "\(copy.standardError)\n\(moto.log.suffix(3000))")
+        let copy = try substituteFromBucket(name, on: server)
+        #expect(copy.status == 0, "\(copy.standardError)\n\(server.log.suffix(3000))")
     }
 
-    @Test func faultsOnTheWayAreRetriedAndCounted() throws {
+    @Test(arguments: S3Backend.tested) func faultsOnTheWayAreRetriedAndCounted(_ backend: S3Backend) throws {
+        let server = try S3Server.start(backend)
         // Every fourth request fails in one of the ways S3 and networks fail.
-        let proxy = try FaultProxy(upstreamPort: moto.port) { index, _, _ in
+        let proxy = try FaultProxy(upstreamPort: server.port) { index, _, _ in
             switch index % 8 {
             case 1: .status(503, code: "SlowDown")
             case 3: .status(500, code: "InternalError")
@@ -73,20 +69,22 @@ import TestSupport
             }
         }
         defer { proxy.stop() }
-        let (name, url) = try bucket(port: proxy.port)
-        let result = try backfill(url, ["--part-size-mib", "5"])
+        let (name, url) = try bucket(on: server, port: proxy.port)
+        let result = try backfill(url, on: server, ["--part-size-mib", "5"])
         #expect(result.status == 0, "\(result.standardError)")
         #expect(result.standardOutput.contains("uploaded 6, already cached 0, failed 0"), "\(result.standardOutput)")
         let retries = result.standardOutput.split(separator: "\n").first { $0.hasPrefix("requests:") }
         #expect(retries != nil && !(retries!.contains("retries 0,")), "\(result.standardOutput)")
         #expect(proxy.requests.contains { $0.fault != nil })
-        let copy = try substituteFromBucket(name)
+        let copy = try substituteFromBucket(name, on: server)
         #expect(copy.status == 0, "\(copy.standardError)")
     }
 
-    @Test func aWrongSecretIsBadInputNamingSignatureDoesNotMatch() throws {
-        let (_, url) = try bucket()
-        var environment = environment
+    @Test(arguments: S3Backend.tested) func aWrongSecretIsBadInputNamingSignatureDoesNotMatch(_ backend: S3Backend) throws {
+        let server = try S3Server.start(backend)
+        let credentials = server.credentials
+        let (_, url) = try bucket(on: server)
+        var environment = environment(server)
         environment["AWS_SECRET_ACCESS_KEY"] = "wrong" + credentials.secretAccessKey.dropFirst(5)
         let result = try Subprocess.run(narsyncExecutable, [
             "backfill", "--to", url, "--key-file", key.secretKeyFile, "--store-root", nix.storeRoot, closure.top,

@@ -3,32 +3,30 @@ import Foundation
 import TestSupport
 
 /// What the tests of narsync publishing to S3 start from: a real Nix with a throwaway store,
-/// and a bucket on a real S3 endpoint (moto) with signature checking on.
+/// and a bucket on a real S3 server (moto with signature checking on, or Ceph's RGW).
 struct NixAndBucket {
     let nix: NixEnvironment
-    let moto: MotoServer
-    let credentials: MotoServer.Credentials
+    let server: S3Server
     let bucket: String
 
-    init(bucketPrefix: String = "narsync") throws {
+    init(_ backend: S3Backend = .moto, bucketPrefix: String = "narsync") throws {
         nix = try NixEnvironment()
         // The store must exist before narsync can watch its database.
         try nix.createStore()
-        moto = try MotoServer()
-        credentials = try moto.enableSignatureChecking()
-        bucket = "\(bucketPrefix)-\(UUID().uuidString.prefix(8).lowercased())"
+        server = try S3Server.start(backend)
+        bucket = S3Server.uniqueBucketName(prefix: bucketPrefix)
         try signedBucket().createBucket()
     }
+
+    var credentials: MotoServer.Credentials { server.credentials }
 
     /// The Nix environment, with the bucket's credentials where narsync looks for them.
     var environment: [String: String] { credentials.added(to: nix.environment) }
 
-    /// The bucket's URL, reached at `port` (moto's, or a fault proxy's in front of it).
-    func url(port: Int? = nil) -> String {
-        "s3://\(bucket)?endpoint=127.0.0.1:\(port ?? moto.port)&scheme=http&region=us-east-1"
-    }
+    /// The bucket's URL, reached at `port` (the server's, or a fault proxy's in front of it).
+    func url(port: Int? = nil) -> String { server.url(bucket: bucket, port: port) }
 
-    /// The bucket, read with signed requests straight from moto.
+    /// The bucket, read with signed requests straight from the server.
     func signedBucket() throws -> S3Destination {
         try S3Destination(url: url(), options: DestinationOptions(environment: environment))
     }
@@ -43,12 +41,12 @@ struct NixAndBucket {
 
     /// A real Nix copies `paths` from the bucket, read anonymously as a public cache is, into a
     /// fresh store with signatures required and `trustedKey` the only key trusted, then checks
-    /// the store's contents. Turns signature checking off: moto refuses unsigned reads while on.
+    /// the store's contents. On moto, turns signature checking off: moto refuses unsigned reads
+    /// while it is on.
     func substitute(_ paths: [String], trustedKey: String) throws -> (copy: ProcessResult, verify: ProcessResult) {
-        try moto.disableSignatureChecking()
-        try moto.allowAnonymousReads(bucket: bucket)
+        try server.allowAnonymousReads(bucket: bucket)
         let fresh = nix.makeStoreRoot("fresh-\(UUID().uuidString.prefix(8))")
-        let copy = try nix.substitute(paths, from: "http://\(moto.endpoint)/\(bucket)", into: fresh, trustedKey: trustedKey)
+        let copy = try nix.substitute(paths, from: "http://\(server.endpoint)/\(bucket)", into: fresh, trustedKey: trustedKey)
         return (copy, try nix.verifyContents(storeRoot: fresh))
     }
 }

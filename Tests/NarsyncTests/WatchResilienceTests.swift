@@ -4,22 +4,57 @@ import Synchronization
 import Testing
 import TestSupport
 
-/// `narsync watch` publishing to a real S3 endpoint (moto, signature checking on) through what
-/// a service meets: kill -9 in a large upload, an outage of the cache, a path deleted while
-/// queued, SIGTERM mid-upload, uploads left behind. Read back by a real Nix.
+/// `narsync watch` publishing to a real S3 server (moto with signature checking on, and Ceph's
+/// RGW) through what a service meets: kill -9 in a large upload, an outage of the cache, a path
+/// deleted while queued, SIGTERM mid-upload, uploads left behind. Read back by a real Nix.
 @Suite(.serialized) struct WatchResilienceTests {
+    @Test(arguments: S3Backend.tested) func aLargeUploadKilledMidwayResumesWithTheStoredPartsAndNixSubstitutesIt(_ backend: S3Backend) throws {
+        try WatchResilience(backend).aLargeUploadKilledMidwayResumesWithTheStoredPartsAndNixSubstitutesIt()
+    }
+
+    @Test(arguments: S3Backend.tested) func aCheckerPollingTheBucketNeverSeesANarInfoBeforeWhatItNeeds(_ backend: S3Backend) throws {
+        try WatchResilience(backend).aCheckerPollingTheBucketNeverSeesANarInfoBeforeWhatItNeeds()
+    }
+
+    @Test(arguments: S3Backend.tested) func anOutageKeepsPathsQueuedWithBackoffAndTheyGoOutOnceTheCacheIsBack(_ backend: S3Backend) throws {
+        try WatchResilience(backend).anOutageKeepsPathsQueuedWithBackoffAndTheyGoOutOnceTheCacheIsBack()
+    }
+
+    @Test(arguments: S3Backend.tested) func aQueuedPathDeletedFromTheStoreIsDroppedWithoutWedgingTheQueue(_ backend: S3Backend) throws {
+        try WatchResilience(backend).aQueuedPathDeletedFromTheStoreIsDroppedWithoutWedgingTheQueue()
+    }
+
+    @Test(arguments: S3Backend.tested) func aPathDeletedWhileItsNarIsReadIsDroppedWithNothingPublishedAndPublishedOnceAddedAgain(_ backend: S3Backend) throws {
+        try WatchResilience(backend).aPathDeletedWhileItsNarIsReadIsDroppedWithNothingPublishedAndPublishedOnceAddedAgain()
+    }
+
+    @Test(arguments: S3Backend.tested) func sigtermLetsTheUploadInFlightFinishWithinTheGracePeriod(_ backend: S3Backend) throws {
+        try WatchResilience(backend).sigtermLetsTheUploadInFlightFinishWithinTheGracePeriod()
+    }
+
+    @Test(arguments: S3Backend.tested) func sigtermPastTheGracePeriodExitsAndTheNextStartResumes(_ backend: S3Backend) throws {
+        try WatchResilience(backend).sigtermPastTheGracePeriodExitsAndTheNextStartResumes()
+    }
+
+    @Test(arguments: S3Backend.tested) func uploadsLeftForLongerThanTheLimitAreAbortedAtStart(_ backend: S3Backend) throws {
+        try WatchResilience(backend).uploadsLeftForLongerThanTheLimitAreAbortedAtStart()
+    }
+}
+
+/// The scenarios of `WatchResilienceTests`, each on a fresh Nix store and bucket.
+struct WatchResilience {
     let s3: NixAndBucket
     let state: String
 
-    init() throws {
-        s3 = try NixAndBucket()
+    init(_ backend: S3Backend) throws {
+        s3 = try NixAndBucket(backend)
         state = s3.nix.directory.appending("state")
     }
 
     // MARK: - Harness
 
     private var nix: NixEnvironment { s3.nix }
-    private var moto: MotoServer { s3.moto }
+    private var server: S3Server { s3.server }
     private var environment: [String: String] { s3.environment }
     private func url(port: Int? = nil) -> String { s3.url(port: port) }
     private func signedBucket() throws -> S3Destination { try s3.signedBucket() }
@@ -55,11 +90,11 @@ import TestSupport
         #expect(verify.status == 0, "\(verify.standardError)")
     }
 
-    // MARK: - Tests
+    // MARK: - Scenarios
 
-    @Test func aLargeUploadKilledMidwayResumesWithTheStoredPartsAndNixSubstitutesIt() throws {
+    func aLargeUploadKilledMidwayResumesWithTheStoredPartsAndNixSubstitutesIt() throws {
         let slow = Flag(true)
-        let proxy = try FaultProxy(upstreamPort: moto.port) { _, method, target in
+        let proxy = try FaultProxy(upstreamPort: server.port) { _, method, target in
             slow.isSet && method == "PUT" && target.contains("partNumber=") ? .delay(.milliseconds(400)) : nil
         }
         defer { proxy.stop() }
@@ -95,7 +130,7 @@ import TestSupport
         try expectSubstitutable([large])
     }
 
-    @Test func aCheckerPollingTheBucketNeverSeesANarInfoBeforeWhatItNeeds() throws {
+    func aCheckerPollingTheBucketNeverSeesANarInfoBeforeWhatItNeeds() throws {
         let watch = try startWatch()
         let checker = CacheInvariantChecker(.destination(try signedBucket()))
         checker.start()
@@ -110,9 +145,9 @@ import TestSupport
         #expect(watch.stop() == 0)
     }
 
-    @Test func anOutageKeepsPathsQueuedWithBackoffAndTheyGoOutOnceTheCacheIsBack() throws {
+    func anOutageKeepsPathsQueuedWithBackoffAndTheyGoOutOnceTheCacheIsBack() throws {
         let down = Flag(true)
-        let proxy = try FaultProxy(upstreamPort: moto.port) { _, _, _ in
+        let proxy = try FaultProxy(upstreamPort: server.port) { _, _, _ in
             down.isSet ? .status(503, code: "ServiceUnavailable") : nil
         }
         defer { proxy.stop() }
@@ -139,9 +174,9 @@ import TestSupport
         try expectSubstitutable(paths)
     }
 
-    @Test func aQueuedPathDeletedFromTheStoreIsDroppedWithoutWedgingTheQueue() throws {
+    func aQueuedPathDeletedFromTheStoreIsDroppedWithoutWedgingTheQueue() throws {
         let down = Flag(true)
-        let proxy = try FaultProxy(upstreamPort: moto.port) { _, _, _ in
+        let proxy = try FaultProxy(upstreamPort: server.port) { _, _, _ in
             down.isSet ? .status(503, code: "ServiceUnavailable") : nil
         }
         defer { proxy.stop() }
@@ -171,9 +206,9 @@ import TestSupport
     /// Storage faults campaign: `nix-store --delete` while the NAR is being read (the upload is
     /// slowed, so the walk is half-way): the path is dropped as gone, not failed, and nothing of
     /// it is published; added again, it is published, resuming the parts already stored.
-    @Test func aPathDeletedWhileItsNarIsReadIsDroppedWithNothingPublishedAndPublishedOnceAddedAgain() throws {
+    func aPathDeletedWhileItsNarIsReadIsDroppedWithNothingPublishedAndPublishedOnceAddedAgain() throws {
         let slow = Flag(true)
-        let proxy = try FaultProxy(upstreamPort: moto.port) { _, method, target in
+        let proxy = try FaultProxy(upstreamPort: server.port) { _, method, target in
             slow.isSet && method == "PUT" && target.contains("partNumber=") ? .delay(.seconds(1)) : nil
         }
         defer { proxy.stop() }
@@ -212,8 +247,8 @@ import TestSupport
         try expectSubstitutable([path])
     }
 
-    @Test func sigtermLetsTheUploadInFlightFinishWithinTheGracePeriod() throws {
-        let proxy = try FaultProxy(upstreamPort: moto.port) { _, method, target in
+    func sigtermLetsTheUploadInFlightFinishWithinTheGracePeriod() throws {
+        let proxy = try FaultProxy(upstreamPort: server.port) { _, method, target in
             method == "PUT" && target.contains("partNumber=") ? .delay(.milliseconds(600)) : nil
         }
         defer { proxy.stop() }
@@ -227,9 +262,9 @@ import TestSupport
         #expect(afterwards["queued"] as? Int == 0 && afterwards["uploadsInFlight"] as? Int == 0, "\(afterwards)")
     }
 
-    @Test func sigtermPastTheGracePeriodExitsAndTheNextStartResumes() throws {
+    func sigtermPastTheGracePeriodExitsAndTheNextStartResumes() throws {
         let slow = Flag(true)
-        let proxy = try FaultProxy(upstreamPort: moto.port) { _, method, target in
+        let proxy = try FaultProxy(upstreamPort: server.port) { _, method, target in
             slow.isSet && method == "PUT" && target.contains("partNumber=") ? .delay(.seconds(2)) : nil
         }
         defer { proxy.stop() }
@@ -253,9 +288,9 @@ import TestSupport
         #expect(second.output.contains("resumed a multipart upload"), "\(second.output)")
     }
 
-    @Test func uploadsLeftForLongerThanTheLimitAreAbortedAtStart() throws {
+    func uploadsLeftForLongerThanTheLimitAreAbortedAtStart() throws {
         let slow = Flag(true)
-        let proxy = try FaultProxy(upstreamPort: moto.port) { _, method, target in
+        let proxy = try FaultProxy(upstreamPort: server.port) { _, method, target in
             slow.isSet && method == "PUT" && target.contains("partNumber=") ? .delay(.milliseconds(400)) : nil
         }
         defer { proxy.stop() }

@@ -5,8 +5,9 @@
 # Package.resolved:  swift package resolve && swiftpm2nix  (run in the repository root, then
 # move nix/ to packaging/nix/generated). Needs a nixpkgs whose swift is 6.0 or later, and
 # whose swiftpm2nix helpers accept the workspace-state.json version that Swift writes (7 for
-# Swift 6; some nixpkgs releases assert 5 or 6). Not evaluated here: nixpkgs is not available
-# offline, so the tests only parse this file.
+# Swift 6; some nixpkgs releases assert 5 or 6). The tests evaluate this file against nixpkgs'
+# lib with stand-ins for the package set (packaging/nixos/test/eval-package.nix) and run its
+# installPhase on the built programs; the build itself, with nixpkgs' Swift, is not tested here.
 { lib
 , stdenv
 , swift
@@ -44,12 +45,19 @@ stdenv.mkDerivation {
   # it, so neither pkg-config nor the linker's rpath lead to it: name its headers and the library.
   swiftpmFlags = [ "-Xcc" "-I${lib.getDev curl}/include" "-Xcc" "-DCCURL_LIBRARY=\"${lib.getLib curl}/lib/libcurl.so.4\"" ];
 
+  # swift-argument-parser's generate-manual tool (from the pinned checkout) writes the manual
+  # pages from the built narsync in installPhase.
+  postBuild = ''
+    swift build -c release --product generate-manual
+  '';
 
   installPhase = ''
     runHook preInstall
     binPath="$(swiftpmBinPath)"
     install -Dm755 "$binPath/narsync" "$out/bin/narsync"
     install -Dm755 "$binPath/narsync-hook" "$out/bin/narsync-hook"
+    # A manual page per command and bash, zsh and fish completions, made by the program itself.
+    bash packaging/install-manuals --narsync "$out/bin/narsync" --generate-manual "$binPath/generate-manual" --prefix "$out"
     install -Dm644 packaging/systemd/narsync.service "$out/lib/systemd/system/narsync.service"
     substituteInPlace "$out/lib/systemd/system/narsync.service" --replace-fail /usr/bin/narsync "$out/bin/narsync"
     install -Dm644 packaging/examples/config.toml "$out/share/doc/narsync/examples/config.toml"

@@ -9,8 +9,15 @@
 #   };
 #
 # Secrets never enter the Nix store: key and credentials files are given as strings (a Nix
-# path literal would copy the secret into the store), handed to the service as systemd
-# credentials, and the generated config.toml names them under /run/credentials.
+# path literal would copy the secret into the store, so one is refused with an assertion),
+# handed to the service as systemd credentials, and the generated config.toml names them under
+# /run/credentials.
+#
+# The service runs without root: a dynamic user (DynamicUser=yes) that owns /var/lib/narsync
+# (StateDirectory) and /run/narsync (RuntimeDirectory, where the hook socket is) and reads
+# /nix, which stays read-only. The hook socket belongs to hookSocketGroup: its members (and
+# root, which runs Nix's post-build-hook) may hand paths over; the service checks each client
+# with SO_PEERCRED.
 { config, lib, pkgs, ... }:
 
 let
@@ -18,6 +25,15 @@ let
   inherit (lib) mkOption mkEnableOption mkIf types optional optionalAttrs;
 
   credentialsDirectory = "/run/credentials/narsync.service";
+
+  # A file holding a secret, named by a string. A path literal is accepted by the type only so
+  # that the assertions below can refuse it saying why (a bare type error would not).
+  secretFile = types.nullOr (types.either types.str (lib.mkOptionType {
+    name = "pathLiteral";
+    description = "path literal (refused: it would copy the secret into the Nix store)";
+    check = builtins.isPath;
+    merge = lib.mergeEqualOption;
+  }));
 
   destinationModule = types.submodule {
     options = {
@@ -27,12 +43,12 @@ let
         description = "The binary cache: file:///dir, s3://bucket?..., or http(s)://host/path.";
       };
       keyFile = mkOption {
-        type = types.nullOr types.str;
+        type = secretFile;
         default = null;
         description = "Secret signing key for this destination; defaults to services.narsync.keyFile.";
       };
       credentialsFile = mkOption {
-        type = types.nullOr types.str;
+        type = secretFile;
         default = null;
         description = "S3: an AWS shared credentials file. HTTP: use bearerTokenFile or netrcFile.";
       };
@@ -42,8 +58,8 @@ let
         description = "S3: an AWS config file (profiles with role_arn, credential_process, SSO, region).";
       };
       awsProfile = mkOption { type = types.nullOr types.str; default = null; description = "S3: the AWS profile to use (a URL's profile= wins)."; };
-      bearerTokenFile = mkOption { type = types.nullOr types.str; default = null; description = "HTTP(S): file holding a bearer token."; };
-      netrcFile = mkOption { type = types.nullOr types.str; default = null; description = "HTTP(S): netrc file with the cache's login."; };
+      bearerTokenFile = mkOption { type = secretFile; default = null; description = "HTTP(S): file holding a bearer token."; };
+      netrcFile = mkOption { type = secretFile; default = null; description = "HTTP(S): netrc file with the cache's login."; };
       jobs = mkOption { type = types.nullOr types.ints.positive; default = null; description = "Uploads in flight; defaults to services.narsync.jobs."; };
       compressionLevel = mkOption { type = types.ints.between 1 19; default = 3; description = "zstd level."; };
       priority = mkOption { type = types.int; default = 40; description = "Priority of a new cache's nix-cache-info."; };
@@ -56,10 +72,12 @@ let
 
   nonNull = lib.filterAttrs (_: value: value != null);
 
-  # Each secret file becomes a credential named after its destination and role.
+  # Each secret file becomes a credential named after its destination and role. toString
+  # keeps a path literal a name (interpolating it would copy the file into the store); the
+  # assertions refuse one before the system is built.
   credential = index: role: file: if file == null then null else {
     name = "destination-${toString index}-${role}";
-    inherit file;
+    file = toString file;
   };
   credentialsOf = index: destination: lib.filter (c: c != null) [
     (credential index "key" (if destination.keyFile != null then destination.keyFile else cfg.keyFile))
@@ -88,10 +106,25 @@ let
     keep-derivations = destination.keepDerivations;
   };
 
+  # Every secret file given, under the option's name as a user would write it.
+  destinationSecrets = index: destination: lib.mapAttrs'
+    (role: file: lib.nameValuePair "services.narsync.destinations.${toString index}.${role}" file)
+    { inherit (destination) keyFile credentialsFile bearerTokenFile netrcFile; };
+  secretOptions = lib.filterAttrs (_: file: file != null)
+    (lib.foldl' (all: one: all // one) { "services.narsync.keyFile" = cfg.keyFile; } (lib.imap0 destinationSecrets cfg.destinations));
+
+  secretAssertions = lib.mapAttrsToList (option: file: {
+    assertion = !(builtins.isPath file) && !(lib.hasPrefix "${builtins.storeDir}/" file);
+    message = "${option} is ${if builtins.isPath file then "the path literal ${toString file}" else "\"${file}\", in the Nix store"}: "
+      + "the Nix store is world-readable, so a secret must not be there. Give the file's name as a string outside the store, "
+      + "e.g. \"/etc/narsync/signing-key.sec\"; systemd hands it to the service as a credential.";
+  }) secretOptions;
+
   settings = lib.recursiveUpdate ({
     state-dir = "/var/lib/narsync";
     log-level = cfg.logLevel;
     watch.initial-backfill = cfg.initialBackfill;
+    hook.trust-groups = optional (cfg.hookSocketGroup != null) cfg.hookSocketGroup;
     destination = lib.imap0 destinationSettings cfg.destinations;
   } // optionalAttrs cfg.metrics.enable { metrics.listen = cfg.metrics.listen; }) cfg.settings;
 
@@ -115,7 +148,7 @@ in
     };
 
     keyFile = mkOption {
-      type = types.nullOr types.str;
+      type = secretFile;
       default = null;
       example = "/etc/narsync/signing-key.sec";
       description = "Secret signing key (narsync keygen), used by destinations without their own.";
@@ -144,6 +177,19 @@ in
       description = "Set nix.settings.post-build-hook to narsync-hook, so builds reach the service at once.";
     };
 
+    hookSocketGroup = mkOption {
+      type = types.nullOr types.str;
+      default = "narsync-hook";
+      example = "wheel";
+      description = ''
+        Group of the hook socket /run/narsync/hook.sock (mode 0660): its members may hand built
+        paths to the service with narsync-hook, besides root (nix-daemon runs the
+        post-build-hook as root). The service joins the group (SupplementaryGroups) to give the
+        socket to it, and trusts its members (checked with SO_PEERCRED). The group is created
+        if it does not exist; null leaves the socket to root alone.
+      '';
+    };
+
     settings = mkOption {
       type = (pkgs.formats.toml { }).type;
       default = { };
@@ -155,7 +201,9 @@ in
     assertions = [{
       assertion = cfg.destinations != [ ];
       message = "services.narsync.destinations must name at least one cache.";
-    }];
+    }] ++ secretAssertions;
+
+    users.groups = mkIf (cfg.hookSocketGroup != null) { ${cfg.hookSocketGroup} = { }; };
 
     environment.etc."narsync/config.toml".source = configFile;
     environment.systemPackages = [ cfg.package ];
@@ -179,25 +227,36 @@ in
         RestartSec = "5s";
         TimeoutStopSec = "2min";
         LoadCredential = map (c: "${c.name}:${c.file}") allCredentials;
+        # Its own user, allocated by systemd while it runs; it owns only the directories below.
+        DynamicUser = true;
+        SupplementaryGroups = optional (cfg.hookSocketGroup != null) cfg.hookSocketGroup;
         StateDirectory = "narsync";
         StateDirectoryMode = "0700";
+        # The hook socket's directory: open to look into, the socket itself 0660 for its group.
         RuntimeDirectory = "narsync";
         RuntimeDirectoryMode = "0755";
         RuntimeDirectoryPreserve = "yes";
+        # The store and Nix's database are read, never written: nothing under /nix is writable.
         NoNewPrivileges = true;
         ProtectSystem = "strict";
         ReadOnlyPaths = [ "/nix" ];
-        # SQLite creates the -shm and -wal files of Nix's WAL database when no Nix process
-        # holds it open; narsync opens the database itself read-only.
-        ReadWritePaths = [ "/var/lib/narsync" "/nix/var/nix/db" ];
         ProtectHome = true;
         PrivateTmp = true;
         PrivateDevices = true;
         ProtectKernelTunables = true;
         ProtectKernelModules = true;
+        ProtectKernelLogs = true;
         ProtectControlGroups = true;
+        ProtectClock = true;
+        ProtectHostname = true;
         RestrictAddressFamilies = [ "AF_UNIX" "AF_INET" "AF_INET6" ];
+        RestrictNamespaces = true;
+        RestrictRealtime = true;
+        RestrictSUIDSGID = true;
         LockPersonality = true;
+        MemoryDenyWriteExecute = true;
+        SystemCallArchitectures = "native";
+        CapabilityBoundingSet = "";
         UMask = "0077";
       };
     };

@@ -124,7 +124,7 @@ final class CurlDriver: @unchecked Sendable {
             let delay = settings.retry.delay(after: exchange.attempts, elapsed: elapsed, retryAfter: retryAfter)
         else { return complete(exchange, with: result) }
         statistics.recordRetry()
-        logger.notice("retrying \(exchange.label) in \(delay): attempt \(exchange.attempts) failed: \(reason)")
+        logger.notice("retrying \(exchange.label) in \(delay.readable): attempt \(exchange.attempts) failed: \(reason)")
         waitingToRetry.append((.now + delay, exchange))
     }
 

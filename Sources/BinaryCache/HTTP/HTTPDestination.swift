@@ -47,6 +47,28 @@ public final class HTTPDestination: BinaryCacheDestination, TransferStatisticsRe
 
     public var description: String { baseURL }
 
+    public var identity: DestinationIdentity { Self.identity(ofBase: baseURL) }
+
+    /// The identity of the cache an `http(s)://` store URL names: scheme and host lowercased,
+    /// no default port, no trailing slash, no parameters (Nix's cache settings).
+    static func identity(of parsed: StoreURL, url: String) throws -> DestinationIdentity {
+        guard parsed.scheme == "http" || parsed.scheme == "https" else {
+            throw DestinationError.configuration(url, "not an http:// or https:// URL")
+        }
+        var base = "\(parsed.scheme)://\(parsed.rest)"
+        while base.hasSuffix("/") { base.removeLast() }
+        return identity(ofBase: base)
+    }
+
+    private static func identity(ofBase base: String) -> DestinationIdentity {
+        let afterScheme = base[base.range(of: "://")!.upperBound...]
+        let slash = afterScheme.firstIndex(of: "/") ?? afterScheme.endIndex
+        let scheme = String(base[..<base.range(of: "://")!.lowerBound])
+        let authority = DestinationIdentity.normalisedAuthority(scheme: scheme, authority: afterScheme[..<slash])
+        let path = DestinationIdentity.normalisedPath(String(afterScheme[slash...]))
+        return DestinationIdentity(url: authority + path, formerName: base)
+    }
+
     /// What `dump` and debuggers show: never the token.
     public var customMirror: Mirror { Mirror(self, children: ["baseURL": baseURL]) }
 

@@ -190,6 +190,10 @@ final class S3Client: Sendable {
         }
     }
 
+    private var unknownStorageClass: String {
+        "the server may have no storage class \(location.storageClass ?? "STANDARD"): correct storage-class= in the store URL, or remove it"
+    }
+
     private func hint(status: Int, code: String?, regionHeader: String?) -> String? {
         let otherRegion = "the bucket is in another region\(regionHeader.map { " (\($0))" } ?? ""): set region= in the store URL"
         switch code {
@@ -209,6 +213,11 @@ final class S3Client: Sendable {
             return "S3 wants parts of at least 5 MiB: raise multipart-chunk-size"
         case "AccessDenied":
             return "\(credentials) may not do this: check the bucket's policy and the key's IAM permissions"
+        case "InvalidStorageClass":
+            return unknownStorageClass
+        case "InvalidArgument" where location.storageClass != nil:
+            // Ceph's RGW answers so for a storage class its zone's placement lacks.
+            return unknownStorageClass
         default:
             if status == 403 { return "check \(credentials) and its permissions on bucket \(location.bucket)" }
             if status == 301 { return otherRegion }

@@ -59,6 +59,8 @@ public final class S3Destination: BinaryCacheDestination, MultipartUploadAbortin
 
     public var description: String { location.description }
 
+    public var identity: DestinationIdentity { location.identity }
+
     public func exists(key: String) throws -> Bool {
         let response = try client.perform(.init(operation: "check", method: "HEAD", key: key), accepting: [403, 404])
         if response.status != 403 { return response.status != 404 }

@@ -104,6 +104,23 @@ public struct S3Location: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { "s3://\(bucket)" }
 
+    /// The bucket with everything that decides where requests go: the endpoint (for AWS the
+    /// region names it), the region (it is signed), the addressing style as it applies and the
+    /// profile (which may select another account). See `DestinationIdentity`.
+    public var identity: DestinationIdentity {
+        var parameters: [String] = []
+        if hasCustomEndpoint {
+            let server = DestinationIdentity.normalisedAuthority(scheme: scheme, authority: endpoint)
+            parameters.append("endpoint=" + DestinationIdentity.queryValue(server + endpointPath))
+        } else if scheme != "https" {
+            parameters.append("scheme=\(scheme)")
+        }
+        parameters.append("region=" + DestinationIdentity.queryValue(region))
+        parameters.append("addressing-style=\(usesVirtualHost ? "virtual" : "path")")
+        if let profile { parameters.append("profile=" + DestinationIdentity.queryValue(profile)) }
+        return DestinationIdentity(url: "s3://\(bucket)?" + parameters.joined(separator: "&"), formerName: description)
+    }
+
     /// Whether requests name the bucket in the host rather than the path.
     var usesVirtualHost: Bool {
         switch addressingStyle {

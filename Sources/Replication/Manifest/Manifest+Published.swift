@@ -2,30 +2,10 @@ import Foundation
 import NixStore
 import SQLite
 
-/// A path whose narinfo and NAR are in the cache, as the manifest remembers it.
-public struct PublishedPath: Sendable, Equatable {
-    public var path: StorePath
-    /// The compressed NAR's key in the cache, e.g. `nar/<nix32>.nar.zst`.
-    public var narKey: String
-    /// The compressed NAR's hash as the narinfo's `FileHash` gives it (`sha256:<nix32>`).
-    public var fileHash: String
-    /// The compressed NAR's size in bytes.
-    public var fileSize: Int64
-    /// The uncompressed NAR's size in bytes.
-    public var narSize: Int64
-
-    public init(path: StorePath, narKey: String, fileHash: String, fileSize: Int64, narSize: Int64) {
-        self.path = path
-        self.narKey = narKey
-        self.fileHash = fileHash
-        self.fileSize = fileSize
-        self.narSize = narSize
-    }
-}
-
 extension Manifest {
     /// Records that `records` are published at `destination` and takes them out of its queue,
     /// in one transaction. Once recorded, a restart does not ask the cache about them again.
+    /// (A record without file details is stored with an empty key, hash and size.)
     public func markPublished(_ records: [PublishedPath], for destination: String, now: Date = Date()) throws {
         try write { database in
             let destinationID = try destinationID(destination, in: database)
@@ -35,8 +15,9 @@ extension Manifest {
                 try database.run("""
                     INSERT OR REPLACE INTO published (destination, path, nar_key, file_hash, file_size, nar_size, published_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """, key + [.text(record.narKey), .text(record.fileHash), .integer(record.fileSize),
-                                .integer(record.narSize), .integer(now.manifestTime)])
+                    """, key + [.text(record.nar?.key ?? ""), .text(record.nar?.fileHash.nix32 ?? ""),
+                                .integer(Int64(record.nar?.fileSize ?? 0)), .integer(Int64(record.narSize)),
+                                .integer(now.manifestTime)])
             }
         }
     }
@@ -71,8 +52,14 @@ extension Manifest {
             try database.query("""
                 SELECT nar_key, file_hash, file_size, nar_size FROM published WHERE destination = ? AND path = ?
                 """, [.integer(destinationID), .text(path.baseName)]) { row in
-                record = PublishedPath(path: path, narKey: row.string(0), fileHash: row.string(1),
-                                       fileSize: row.int64(2), narSize: row.int64(3))
+                var nar: UploadedNar?
+                if !row.string(0).isEmpty {
+                    guard let fileHash = try? NixHash(parsing: row.string(1)) else {
+                        throw ManifestError.invalidStoredHash(path: self.path, value: row.string(1))
+                    }
+                    nar = UploadedNar(key: row.string(0), fileHash: fileHash, fileSize: UInt64(max(0, row.int64(2))))
+                }
+                record = PublishedPath(path: path, narSize: UInt64(max(0, row.int64(3))), nar: nar)
             }
             return record
         }

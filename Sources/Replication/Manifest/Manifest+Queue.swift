@@ -4,7 +4,7 @@ import SQLite
 import SystemSupport
 
 /// Why a path is queued; higher priorities are published first.
-public enum Priority: Int, Comparable, Codable, Sendable, CaseIterable {
+public enum QueuePriority: Int, Comparable, Codable, Sendable, CaseIterable {
     /// Found by `--initial-backfill` or another bulk scan.
     case backfill = 0
     /// Found by the database watcher.
@@ -12,17 +12,17 @@ public enum Priority: Int, Comparable, Codable, Sendable, CaseIterable {
     /// Announced by Nix's post-build hook: someone is waiting for it.
     case hook = 2
 
-    public static func < (lhs: Priority, rhs: Priority) -> Bool { lhs.rawValue < rhs.rawValue }
+    public static func < (lhs: QueuePriority, rhs: QueuePriority) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
 /// A path to put in the queue.
 public struct QueuedPath: Sendable, Equatable {
     public var path: StorePath
-    public var priority: Priority
+    public var priority: QueuePriority
     /// Where it came from, for `narsync status` and logs (e.g. "ValidPaths id 1234").
     public var reason: String
 
-    public init(path: StorePath, priority: Priority, reason: String) {
+    public init(path: StorePath, priority: QueuePriority, reason: String) {
         self.path = path
         self.priority = priority
         self.reason = reason
@@ -32,7 +32,7 @@ public struct QueuedPath: Sendable, Equatable {
 /// A path waiting in the queue.
 public struct QueueEntry: Sendable, Equatable {
     public var path: StorePath
-    public var priority: Priority
+    public var priority: QueuePriority
     public var reason: String
     public var enqueuedAt: Date
     /// Failed attempts so far.
@@ -106,7 +106,7 @@ extension Manifest {
                 guard !excluding.contains(path) else { return }
                 entries.append(QueueEntry(
                     path: path,
-                    priority: Priority(rawValue: Int(row.int64(1))) ?? .backfill,
+                    priority: QueuePriority(rawValue: Int(row.int64(1))) ?? .backfill,
                     reason: row.string(2),
                     enqueuedAt: Date(manifestTime: row.int64(3)),
                     attempts: Int(row.int64(4)),

@@ -58,6 +58,12 @@ public final class Manifest: @unchecked Sendable {
         }
     }
 
+    /// Creates `stateDirectory` if needed, and throws `ManifestError` naming it if it cannot be
+    /// written: for checks before anything else (keys, caches) is written there.
+    public static func requireWritable(stateDirectory: String) throws {
+        try ManifestError.requireWritable(stateDirectory: stateDirectory)
+    }
+
     /// The schema version this narsync writes (`PRAGMA user_version`).
     public static var schemaVersion: Int { ManifestSchema.migrations.count }
 
@@ -67,6 +73,27 @@ public final class Manifest: @unchecked Sendable {
             var names: [String] = []
             try database.query("SELECT name FROM destinations ORDER BY name") { names.append($0.string(0)) }
             return names
+        }
+    }
+
+    /// Moves the records (watermark, queue, published paths, uploads) kept under `formerName`
+    /// to `name`, if the manifest has records under `formerName` and none under `name` yet.
+    ///
+    /// Destinations were once known by a name that left part of their place out (S3's
+    /// `s3://bucket`, without endpoint, region or profile); they are now known by their
+    /// `DestinationIdentity`. The first destination opened that had the former name takes its
+    /// records, so a service upgraded in place carries on where it stopped.
+    /// - Returns: whether records moved.
+    @discardableResult
+    public func migrateDestination(from formerName: String, to name: String) throws -> Bool {
+        guard formerName != name else { return false }
+        return try write { database in
+            guard try existingDestinationID(name, in: database) == nil,
+                  let id = try existingDestinationID(formerName, in: database) else { return false }
+            try database.run("UPDATE destinations SET name = ? WHERE id = ?", [.text(name), .integer(id)])
+            destinationIDs[formerName] = nil
+            destinationIDs[name] = id
+            return true
         }
     }
 

@@ -7,6 +7,7 @@ public enum ManifestError: Error, CustomStringConvertible, Equatable {
     case stateDirectoryNotWritable(directory: String, reason: String)
     case schemaMismatch(path: String, found: Int, expected: Int)
     case invalidStoredPath(path: String, value: String)
+    case invalidStoredHash(path: String, value: String)
     case unknownUpload(destination: String, key: String, uploadID: String)
 
     public var description: String {
@@ -21,6 +22,8 @@ public enum ManifestError: Error, CustomStringConvertible, Equatable {
             "the manifest \(path) has schema version \(found), this narsync expects \(expected): start `narsync watch` once to migrate it"
         case .invalidStoredPath(let path, let value):
             "the manifest \(path) holds '\(value)', which is not a store path; the file was changed outside narsync"
+        case .invalidStoredHash(let path, let value):
+            "the manifest \(path) holds '\(value)', which is not a file hash; the file was changed outside narsync"
         case .unknownUpload(let destination, let key, let uploadID):
             "a part was stored for the multipart upload \(uploadID) of \(key) at \(destination), which the manifest never saw start"
         }

@@ -5,7 +5,7 @@ import SQLite
 /// The manifest's record of one destination's multipart uploads, handed to the destination
 /// so that a restarted narsync resumes a large upload instead of sending it again.
 public struct ManifestJournal: UploadJournal {
-    public let manifest: Manifest
+    let manifest: Manifest
     public let destination: String
 
     public func unfinishedUpload(key: String) throws -> UnfinishedUpload? {

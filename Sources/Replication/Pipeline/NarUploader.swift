@@ -110,11 +110,17 @@ private struct DestinationFailure: Error {
     var error: any Error
 }
 
-/// A compressed NAR now in the cache.
+/// A compressed NAR now in the cache: the file details of a `PublishedPath`.
 public struct UploadedNar: Sendable, Equatable {
     public var key: String
     public var fileHash: NixHash
     public var fileSize: UInt64
+
+    public init(key: String, fileHash: NixHash, fileSize: UInt64) {
+        self.key = key
+        self.fileHash = fileHash
+        self.fileSize = fileSize
+    }
 }
 
 /// SHA-256 and byte count of a stream.

@@ -9,8 +9,8 @@ public enum PublishError: Error, CustomStringConvertible, Sendable {
     /// A reference could not be published, so neither can this path.
     case dependencyFailed(StorePath, dependency: StorePath)
     case unreadable(StorePath, String)
-    /// The destination refused or failed; the message names the key and status.
-    case destination(StorePath, String)
+    /// The destination refused or failed; its error names the key and status.
+    case destination(StorePath, Cause)
 
     public var path: StorePath {
         switch self {
@@ -34,8 +34,32 @@ public enum PublishError: Error, CustomStringConvertible, Sendable {
             "\(path): not published because its reference \(storeDirectory.fullPath(of: dependency)) could not be published"
         case .unreadable(_, let reason):
             "\(path): cannot read it: \(reason)"
-        case .destination(_, let reason):
-            "\(path): \(reason)"
+        case .destination(_, let failure):
+            "\(path): \(failure)"
+        }
+    }
+}
+
+extension PublishError {
+    /// What a destination threw while a path was published, kept whole: code can look at the
+    /// underlying error's type (`DestinationError`, a curl or S3 failure), messages show its text.
+    public struct Cause: Error, CustomStringConvertible, ExpressibleByStringLiteral {
+        public let underlying: any Error
+
+        public init(_ underlying: any Error) {
+            self.underlying = underlying
+        }
+
+        /// A failure known only by its message.
+        public init(stringLiteral message: String) {
+            underlying = Message(text: message)
+        }
+
+        public var description: String { "\(underlying)" }
+
+        private struct Message: Error, CustomStringConvertible {
+            var text: String
+            var description: String { text }
         }
     }
 }

@@ -3,9 +3,9 @@ import NixStore
 /// What one `publish` call did.
 public struct PublishSummary: Sendable {
     /// Paths uploaded, with their compressed NARs.
-    public var published: [PublishedNar] = []
+    public var published: [PublishedPath] = []
     /// Paths whose narinfo was already in the cache.
-    public var alreadyCachedPaths: [StorePath] = []
+    public var alreadyCachedPaths: [PublishedPath] = []
     public var failures: [PublishError] = []
     /// Paths garbage-collected before they could be read.
     public var vanished: [StorePath] = []
@@ -30,10 +30,20 @@ public struct PublishSummary: Sendable {
     }
 }
 
-/// A path this run put in the cache.
-public struct PublishedNar: Sendable, Equatable {
-    public var info: ValidPathInfo
-    public var nar: UploadedNar
+/// A store path in the cache: what a publish reports, and what the manifest remembers.
+public struct PublishedPath: Sendable, Equatable {
+    public var path: StorePath
+    /// The uncompressed NAR's size, as the Nix database gives it.
+    public var narSize: UInt64
+    /// The compressed NAR narsync uploaded; nil for a path found in the cache, published by
+    /// another builder, whose file details are the cache's.
+    public var nar: UploadedNar?
+
+    public init(path: StorePath, narSize: UInt64, nar: UploadedNar?) {
+        self.path = path
+        self.narSize = narSize
+        self.nar = nar
+    }
 }
 
 /// Receives progress as a batch is published; called from any thread.

@@ -76,16 +76,20 @@ public final class Publisher: Sendable {
         }
     }
 
-    /// Publishes `paths` (references before referrers; references outside the list must already
-    /// be in the cache). Per-path failures are in the summary; thrown errors mean the cache
-    /// itself could not be asked what it has.
+    /// Plans and publishes `paths` (see `plan`): for callers with no manifest.
     public func publish(_ paths: [ValidPathInfo], progress: (any PublishProgress)? = nil) async throws -> PublishSummary {
+        let closure = Dictionary(paths.map { ($0.path, $0) }) { first, _ in first }
+        return try await publish(plan(closure), progress: progress)
+    }
+
+    /// Uploads what `plan` says (references outside it must already be in the cache). Per-path
+    /// failures are in the summary; thrown errors mean the cache could not be written at all.
+    public func publish(_ plan: PublishPlan, progress: (any PublishProgress)? = nil) async throws -> PublishSummary {
         let clock = ContinuousClock(), start = clock.now
         var summary = PublishSummary()
-        let cached = options.repair ? [] : try await cachedPaths(paths.map(\.path))
-        let todo = paths.filter { !cached.contains($0.path) }
-        summary.alreadyCachedPaths = paths.map(\.path).filter(cached.contains)
-        progress?.batchStarted(paths: todo.count, narBytes: todo.reduce(0) { $0 + $1.narSize }, alreadyCached: summary.alreadyCached)
+        let todo = plan.toPublish
+        summary.alreadyCachedPaths = plan.cached.map { PublishedPath(path: $0.path, narSize: $0.narSize, nar: nil) }
+        progress?.batchStarted(paths: todo.count, narBytes: plan.narBytes, alreadyCached: summary.alreadyCached)
         if !todo.isEmpty { try await ensureCacheInfo() }
 
         var scheduler = PublishScheduler(paths: todo, inGroups: destination.commitsInGroups)
@@ -106,7 +110,7 @@ public final class Publisher: Sendable {
                 case .narInfosWritten(let written):
                     scheduler.narInfosFinished(written: written.map(\.0.path), failures: [])
                     for (info, nar) in written {
-                        summary.published.append(PublishedNar(info: info, nar: nar))
+                        summary.published.append(PublishedPath(path: info.path, narSize: info.narSize, nar: nar))
                         summary.narBytes += info.narSize
                         summary.compressedBytes += nar.fileSize
                         logger.info("published", metadata: ["path": "\(storeDirectory.fullPath(of: info.path))", "nar": "\(nar.key)", "size": "\(info.narSize)"])
@@ -187,6 +191,6 @@ public final class Publisher: Sendable {
     }
 
     private static func publishError(_ error: any Error, _ path: StorePath) -> PublishError {
-        (error as? PublishError) ?? .destination(path, "\(error)")
+        (error as? PublishError) ?? .destination(path, PublishError.Cause(error))
     }
 }

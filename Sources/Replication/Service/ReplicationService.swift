@@ -1,3 +1,4 @@
+import BinaryCache
 import Foundation
 import Logging
 import NixStore
@@ -14,9 +15,9 @@ public final class ReplicationService: Sendable {
     private let layout: StoreLayout
     private let publisher: Publisher
     private let manifest: AsyncManifest
-    private let options: WatchOptions
+    private let options: Configuration
     private let logger: Logger
-    private let notifier: SystemdNotifier?
+    private let observer: (any ReplicationServiceObserver)?
     private let database: DatabaseReader
     /// With `initialBackfill`, the newest row at the very first start: rows up to it were there
     /// before narsync and queue at backfill priority, below new builds. (They are all queued
@@ -39,15 +40,15 @@ public final class ReplicationService: Sendable {
     }
 
     public init(
-        layout: StoreLayout, publisher: Publisher, manifest: AsyncManifest, options: WatchOptions,
-        logger: Logger, notifier: SystemdNotifier? = nil
+        layout: StoreLayout, publisher: Publisher, manifest: AsyncManifest, options: Configuration,
+        logger: Logger, observer: (any ReplicationServiceObserver)? = nil
     ) {
         self.layout = layout
         self.publisher = publisher
         self.manifest = manifest
         self.options = options
         self.logger = logger
-        self.notifier = notifier
+        self.observer = observer
         database = DatabaseReader(layout: layout, busyTimeout: options.databaseBusyTimeout)
         // The loop drains events as they come and each producer has at most a few pending
         // (one watcher wake, one retry timer, one round, hook nudges bounded by its connection
@@ -55,29 +56,42 @@ public final class ReplicationService: Sendable {
         (events, eventSink) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .bufferingNewest(1024))
     }
 
-    private var destination: String { options.destinationName }
+    /// The destination this service publishes to.
+    public var destination: any BinaryCacheDestination { publisher.destination }
 
-    /// Queues the outputs of a build announced by Nix's post-build hook, above everything else,
-    /// and wakes the loop. Blocking (one manifest write, and a database read when only the
-    /// derivation is known): the hook server calls it from its own thread.
+    /// The destination's identity, its name in the manifest, the metrics and the logs.
+    public var identity: DestinationIdentity { publisher.destination.identity }
+
+    /// The destination's name in the manifest.
+    private var name: String { identity.url }
+
+    /// Queues paths a build produced (Nix's post-build hook), above everything else, and wakes
+    /// the loop. The caller has read each path's row from the Nix database: `info` is nil for a
+    /// path not valid yet, which is queued anyway (the round drops it if it never becomes
+    /// valid). Blocking (one manifest write): call it from a dedicated thread.
     /// - Returns: how many were newly queued (the others were queued or published already).
-    public func enqueueBuild(outputs: [StorePath], derivation: StorePath?) throws -> Int {
-        let database = try StoreDatabase(layout: layout, busyTimeout: options.databaseBusyTimeout)
-        var paths = outputs
-        if paths.isEmpty, let derivation { paths = try database.outputs(ofDerivation: derivation) }
+    public func enqueueBuilt(_ paths: [BuiltPath], origin: String) throws -> Int {
         var accepted: [QueuedPath] = []
-        for path in paths {
-            // Paths not valid (yet) are queued anyway: the round drops them if they never are.
-            if let info = try database.pathInfo(path), let reason = options.filter.exclusionReason(info) {
-                logger.debug("not published: \(reason)", metadata: ["path": "\(layout.storeDirectory.fullPath(of: path))"])
+        for built in paths {
+            if let info = built.info, let reason = options.filter.exclusionReason(info) {
+                logger.debug("not published: \(reason)", metadata: ["path": "\(layout.storeDirectory.fullPath(of: built.path))"])
                 continue
             }
-            let origin = derivation.map { "post-build hook, \(layout.storeDirectory.fullPath(of: $0))" } ?? "post-build hook"
-            accepted.append(QueuedPath(path: path, priority: .hook, reason: origin))
+            accepted.append(QueuedPath(path: built.path, priority: .hook, reason: origin))
         }
-        let queued = try manifest.manifest.enqueue(accepted, for: destination)
+        let destination = name
+        let queued = try manifest.runBlocking { try $0.enqueue(accepted, for: destination) }
         eventSink.yield(.queued)
         return queued
+    }
+
+    /// The destination's figures for metrics: its manifest status, and the newest row of the
+    /// Nix database, read on the service's own connection.
+    public func figures() async throws -> ServiceFigures {
+        let destination = name
+        let status = try await manifest.run { try $0.status(for: destination, recentCount: 0) }
+        let newest = try await database.read { try $0.newestID() }
+        return ServiceFigures(status: status, newestDatabaseID: newest)
     }
 
     /// Asks the service to finish its current uploads (within the grace period) and return.
@@ -92,14 +106,12 @@ public final class ReplicationService: Sendable {
             for await reason in watcher.wakes { eventSink.yield(.databaseChanged(reason)) }
         }
         defer { forwarding.cancel() }
-        let watchdog = startWatchdog()
-        defer { watchdog?.cancel() }
 
         try await startWatermark()
         await logging { try await self.abortStaleUploads() }
         try await scanDatabase()
-        try? notifier?.ready()
-        logger.info("watching", metadata: ["database": "\(layout.databasePath)", "destination": "\(publisher.destination)"])
+        observer?.serviceIsWatching(identity)
+        logger.info("watching", metadata: ["database": "\(layout.databasePath)", "destination": "\(identity)"])
 
         // One consumer of `events`, one round of publishing at a time. A round runs as its own
         // task and reports its end as an event, so a stop can arrive while it runs.
@@ -135,7 +147,7 @@ public final class ReplicationService: Sendable {
             case .stop:
                 guard round != nil else { return shutDown() }
                 guard graceTimer == nil else { continue }
-                logger.notice("stopping: letting uploads in flight finish", metadata: ["grace": "\(options.gracePeriod)"])
+                logger.notice("stopping: letting uploads in flight finish", metadata: ["grace": "\(options.gracePeriod.readable)"])
                 // The round's uploads block their threads and cannot be interrupted: the loop
                 // waits for its end or the grace period, whichever comes first.
                 graceTimer = Task { [eventSink, grace = options.gracePeriod] in
@@ -174,7 +186,7 @@ public final class ReplicationService: Sendable {
     /// On the very first start, the watermark is the current end of the database (or 0 with
     /// `initialBackfill`): narsync publishes what appears from now on unless asked for the past.
     private func startWatermark() async throws {
-        let destination = destination, initialBackfill = options.initialBackfill
+        let destination = name, initialBackfill = options.initialBackfill
         guard try await manifest.run({ try $0.watermark(for: destination) }) == nil else { return }
         let newest = try await database.read { try $0.newestID() }
         let start = initialBackfill ? 0 : newest
@@ -187,7 +199,7 @@ public final class ReplicationService: Sendable {
     /// Queues the accepted `ValidPaths` rows above the watermark, advancing it in the same
     /// transaction. Rows come in pages, so a first backfill of a large store stays bounded.
     private func scanDatabase() async throws {
-        let destination = destination, filter = options.filter
+        let destination = name, filter = options.filter
         while true {
             let watermark = try await manifest.run { try $0.watermark(for: destination) } ?? 0
             let rows = try await database.read { try $0.paths(after: watermark, limit: 5000) }
@@ -195,7 +207,7 @@ public final class ReplicationService: Sendable {
             let backfillEnd = backfillEnd.withLock { $0 }
             var accepted: [QueuedPath] = []
             for info in rows {
-                let priority: Priority = info.id <= backfillEnd ? .backfill : .watcher
+                let priority: QueuePriority = info.id <= backfillEnd ? .backfill : .watcher
                 if let reason = filter.exclusionReason(info) {
                     logger.debug("not published: \(reason)", metadata: ["path": "\(layout.storeDirectory.fullPath(of: info.path))"])
                 } else {
@@ -212,7 +224,7 @@ public final class ReplicationService: Sendable {
 
     /// Publishes the next due queue entries; false if none was due.
     private func publishNextBatch() async throws -> Bool {
-        let destination = destination, batchSize = options.batchSize
+        let destination = name, batchSize = options.batchSize
         let entries = try await manifest.run { try $0.nextBatch(for: destination, limit: batchSize) }
         guard !entries.isEmpty else { return false }
         try await publish(entries)
@@ -220,46 +232,38 @@ public final class ReplicationService: Sendable {
     }
 
     private func publish(_ entries: [QueueEntry]) async throws {
-        let destination = destination, layout = layout
+        let destination = name, layout = layout
         let roots = entries.map(\.path)
         let (closure, gone) = try await database.read { try $0.validClosure(of: roots) }
         for path in gone {
             logger.info("dropped from the queue: no longer in the store", metadata: ["path": "\(layout.storeDirectory.fullPath(of: path))"])
         }
-        let ordered = dependencyOrder(closure)
-        let alreadyPublished = try await manifest.run { manifest in
+        let recorded = try await manifest.run { manifest in
             for path in gone { try manifest.drop(path, for: destination, reason: "no longer in the store") }
-            return try manifest.publishedSet(of: ordered.map(\.path), for: destination)
+            return try manifest.publishedSet(of: closure.keys, for: destination)
         }
-        let todo = ordered.filter { !alreadyPublished.contains($0.path) }
-        let summary: PublishSummary
+        let plan: PublishPlan, summary: PublishSummary
         do {
-            summary = try await publisher.publish(todo, progress: options.progress)
+            plan = try await publisher.plan(closure, recorded: recorded)
+            summary = try await publisher.publish(plan, progress: options.progress)
         } catch {
             // The cache could not even be asked what it has: every entry waits and retries.
-            logger.error("cannot reach the cache: \(error)", metadata: ["destination": "\(publisher.destination)"])
+            logger.error("cannot reach the cache: \(error)", metadata: ["destination": "\(identity)"])
             let message = "\(error)"
             try await manifest.run { manifest in
                 for entry in entries { try manifest.markFailed(entry.path, for: destination, error: message) }
             }
             return
         }
-        try await record(summary, queued: Set(roots), alreadyPublished: alreadyPublished)
+        try await record(summary, queued: Set(roots), recorded: plan.recorded)
     }
 
-    private func record(_ summary: PublishSummary, queued: Set<StorePath>, alreadyPublished: Set<StorePath>) async throws {
-        let destination = destination, storeDirectory = layout.storeDirectory
-        let records = summary.published.map {
-            PublishedPath(path: $0.info.path, narKey: $0.nar.key, fileHash: $0.nar.fileHash.nix32,
-                          fileSize: Int64($0.nar.fileSize), narSize: Int64($0.info.narSize))
-        } + summary.alreadyCachedPaths.map {
-            // Found in the cache (another builder published it): its file details are the cache's.
-            PublishedPath(path: $0, narKey: "", fileHash: "", fileSize: 0, narSize: 0)
-        }
+    private func record(_ summary: PublishSummary, queued: Set<StorePath>, recorded: Set<StorePath>) async throws {
+        let destination = name, storeDirectory = layout.storeDirectory
         try await manifest.run { manifest in
             // Queued paths the manifest already knows as published leave the queue with their record.
-            let known = try queued.intersection(alreadyPublished).compactMap { try manifest.publishedRecord(of: $0, for: destination) }
-            try manifest.markPublished(records + known, for: destination)
+            let known = try queued.intersection(recorded).compactMap { try manifest.publishedRecord(of: $0, for: destination) }
+            try manifest.markPublished(summary.published + summary.alreadyCachedPaths + known, for: destination)
             for failure in summary.failures where queued.contains(failure.path) {
                 try manifest.markFailed(failure.path, for: destination, error: failure.message(in: storeDirectory))
             }
@@ -272,7 +276,7 @@ public final class ReplicationService: Sendable {
     /// Aborts the multipart uploads the manifest has recorded for longer than `staleUploadAge`,
     /// at the destination first, so that no upload is forgotten while its parts remain.
     private func abortStaleUploads() async throws {
-        let destination = destination
+        let destination = name
         let startedBefore = Date().addingTimeInterval(-options.staleUploadAge.timeInterval)
         let stale = try await manifest.run { try $0.staleUploads(for: destination, startedBefore: startedBefore) }
         for upload in stale {
@@ -288,7 +292,7 @@ public final class ReplicationService: Sendable {
 
     /// A wake for when the earliest failed path is due again.
     private func scheduleRetryWake() async throws -> Task<Void, Never>? {
-        let destination = destination
+        let destination = name
         guard let due = try await manifest.run({ try $0.nextAttemptDate(for: destination) }) else { return nil }
         let delay = max(0, due.timeIntervalSinceNow)
         return Task { [eventSink] in
@@ -297,28 +301,46 @@ public final class ReplicationService: Sendable {
         }
     }
 
-    private func startWatchdog() -> Task<Void, Never>? {
-        guard let notifier, let interval = notifier.watchdogInterval else { return nil }
-        return Task {
-            while !Task.isCancelled {
-                try? notifier.watchdog()
-                try? await Task.sleep(for: interval)
-            }
-        }
-    }
-
     private func reportStatus() async {
-        guard let notifier, notifier.isEnabled else { return }
-        let destination = destination
-        if let status = try? await manifest.run({ try $0.status(for: destination) }) {
-            try? notifier.status("\(status.queued) queued, \(status.retrying) retrying, \(status.published) published")
+        guard let observer else { return }
+        let destination = name
+        if let status = try? await manifest.run({ try $0.status(for: destination, recentCount: 0) }) {
+            observer.serviceIsIdle(identity, status: status)
         }
     }
 
     private func shutDown() {
-        try? notifier?.stopping()
         logger.notice("stopped")
     }
+}
+
+/// A path a build produced, with its row in the Nix database if it is valid already.
+public struct BuiltPath: Sendable {
+    public var path: StorePath
+    public var info: ValidPathInfo?
+
+    public init(path: StorePath, info: ValidPathInfo?) {
+        self.path = path
+        self.info = info
+    }
+}
+
+/// One destination's state, for metrics.
+public struct ServiceFigures: Sendable {
+    public var status: ManifestStatus
+    /// The newest `ValidPaths` row when the figures were taken.
+    public var newestDatabaseID: Int64
+
+    /// `ValidPaths` rows not handled yet.
+    public var lag: Int64 { status.lag(newestDatabaseID: newestDatabaseID) }
+}
+
+/// What a running service tells whoever supervises it (for sd_notify).
+public protocol ReplicationServiceObserver: Sendable {
+    /// The service watches the database and has queued what was new at its start.
+    func serviceIsWatching(_ destination: DestinationIdentity)
+    /// The service has worked off its queue for now; `status` is its destination's state.
+    func serviceIsIdle(_ destination: DestinationIdentity, status: ManifestStatus)
 }
 
 /// The Nix database, opened once and used only on its own thread.

@@ -34,19 +34,26 @@ final class MetricsServer: Sendable {
     init(address: MetricsAddress, registry: PrometheusCollectorRegistry) throws {
         self.address = address
         self.registry = registry
-        socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let family = address.isIPv6 ? AF_INET6 : AF_INET
+        socket = Glibc.socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard socket >= 0 else { throw MetricsServerError(address, "socket") }
         var yes: Int32 = 1
         setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var socketAddress = sockaddr_in()
-        socketAddress.sin_family = sa_family_t(AF_INET)
-        socketAddress.sin_port = address.port.bigEndian
-        guard inet_pton(AF_INET, address.host, &socketAddress.sin_addr) == 1 else {
-            close(socket)
-            throw MetricsServerError(address, "parse", detail: "not an IPv4 address")
+        let bound: Int32
+        if address.isIPv6 {
+            var socketAddress = sockaddr_in6()
+            socketAddress.sin6_family = sa_family_t(AF_INET6)
+            socketAddress.sin6_port = address.port.bigEndian
+            bound = inet_pton(AF_INET6, address.host, &socketAddress.sin6_addr) == 1 ? Self.bind(socket, &socketAddress) : -2
+        } else {
+            var socketAddress = sockaddr_in()
+            socketAddress.sin_family = sa_family_t(AF_INET)
+            socketAddress.sin_port = address.port.bigEndian
+            bound = inet_pton(AF_INET, address.host, &socketAddress.sin_addr) == 1 ? Self.bind(socket, &socketAddress) : -2
         }
-        let bound = withUnsafePointer(to: &socketAddress) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        guard bound != -2 else {
+            close(socket)
+            throw MetricsServerError(address, "parse", detail: address.isIPv6 ? "not an IPv6 address" : "not an IPv4 address")
         }
         guard bound == 0, listen(socket, 16) == 0 else {
             let error = MetricsServerError(address, "listen on")
@@ -56,6 +63,13 @@ final class MetricsServer: Sendable {
         let thread = Thread { [self] in serve() }
         thread.name = "narsync-metrics"
         thread.start()
+    }
+
+    /// Binds `socket` to `address` (a `sockaddr_in` or `sockaddr_in6`).
+    private static func bind<Address>(_ socket: Int32, _ address: inout Address) -> Int32 {
+        withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(socket, $0, socklen_t(MemoryLayout<Address>.size)) }
+        }
     }
 
     /// Stops accepting: the blocked accept returns and the thread ends.

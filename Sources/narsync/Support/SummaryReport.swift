@@ -21,7 +21,7 @@ struct SummaryReport {
         let rate = seconds > 0 ? UInt64(Double(summary.narBytes) / seconds) : 0
         var lines = [
             "uploaded \(summary.published.count), already cached \(summary.alreadyCached), failed \(summary.failures.count), vanished \(summary.vanished.count)",
-            "bytes: \(ByteCount(summary.narBytes)) read, \(ByteCount(summary.compressedBytes)) compressed; \(String(format: "%.1f", seconds)) s, \(ByteCount(rate))/s",
+            "bytes: \(ByteCount(summary.narBytes)) read, \(ByteCount(summary.compressedBytes)) compressed; \(summary.duration.readable), \(ByteCount(rate))/s",
         ]
         if let transfers {
             lines.append("requests: \(transfers.requests), retries \(transfers.retries), parts resumed \(transfers.partsReused)")

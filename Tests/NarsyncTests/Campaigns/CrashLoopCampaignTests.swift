@@ -87,7 +87,7 @@ import TestSupport
         let size = CampaignSize.current, plan = Plan.of(size)
         var random = CampaignRandom()
         let report = CampaignReport(campaign: "crash-loop", size: size, seed: random.seed)
-        let proxy = try FaultProxy(upstreamPort: s3.moto.port) { _, _, _ in nil }
+        let proxy = try FaultProxy(upstreamPort: s3.server.port) { _, _, _ in nil }
         defer { proxy.stop() }
         let checker = CacheInvariantChecker(.destination(try s3.signedBucket()), recheckWholeNarInfos: false)
         checker.start()

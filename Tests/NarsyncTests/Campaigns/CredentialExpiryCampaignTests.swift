@@ -45,11 +45,11 @@ import TestSupport
         let credentials = S3Credentials(accessKeyID: signer.accessKeyID, secretAccessKey: signer.secretAccessKey, source: "campaign")
         let timestamp = SigV4Signer.timestamp(Date())
         let hash = SHA256Hasher.hash(body).hex
-        var headers = [("content-type", "application/x-www-form-urlencoded"), ("host", s3.moto.endpoint), ("x-amz-date", timestamp)]
+        var headers = [("content-type", "application/x-www-form-urlencoded"), ("host", s3.server.endpoint), ("x-amz-date", timestamp)]
         let request = SigV4Signer.Request(method: "POST", canonicalURI: "/", query: [], headers: headers, payloadHash: hash)
         headers.append(("authorization", SigV4Signer(credentials: credentials, region: "us-east-1", service: "iam")
             .authorization(for: request, timestamp: timestamp)))
-        let response = try LoopbackHTTP.request(port: s3.moto.port, method: "POST", target: "/", headers: headers, body: body)
+        let response = try LoopbackHTTP.request(port: s3.server.port, method: "POST", target: "/", headers: headers, body: body)
         guard response.status == 200 else { throw TestFailure("IAM \(parameters[0].1) answered \(response.status): \(response.text)") }
         return response.text
     }
@@ -93,7 +93,7 @@ import TestSupport
         try "[profile rotating]\ncredential_process = \(script)\n".write(toFile: config, atomically: true, encoding: .utf8)
 
         let armed = SystemSupport.Locked(false)
-        let proxy = try FaultProxy(upstreamPort: s3.moto.port, closesConnections: true) { _, method, target in
+        let proxy = try FaultProxy(upstreamPort: s3.server.port, closesConnections: true) { _, method, target in
             guard method == "PUT", target.hasSuffix(".narinfo") else { return nil }
             return armed.withLock { (isArmed: inout Bool) -> FaultProxy.Fault? in
                 defer { isArmed = false }

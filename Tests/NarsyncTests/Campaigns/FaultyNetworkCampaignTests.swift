@@ -97,7 +97,7 @@ import TestSupport
         let size = CampaignSize.current, plan = Plan.of(size)
         let random = Locked(CampaignRandom())
         let report = CampaignReport(campaign: "faulty-network", size: size, seed: random.value.seed)
-        let proxy = try FaultProxy(upstreamPort: s3.moto.port) { _, _, _ in
+        let proxy = try FaultProxy(upstreamPort: s3.server.port) { _, _, _ in
             var fault: FaultProxy.Fault?
             random.mutate { fault = Self.fault(&$0) }
             return fault

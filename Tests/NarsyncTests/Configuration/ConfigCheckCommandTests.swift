@@ -60,6 +60,22 @@ import TestSupport
         #expect(watch.standardError.contains("two [[destination]] tables publish to"), "\(watch.standardError)")
     }
 
+    @Test func oneBucketIsKnownByItsEndpointNotByItsSpelling() throws {
+        let table = { (url: String) in "[[destination]]\nurl = \"\(url)\"\nkey-files = [\"\(keyFile)\"]\n" }
+        let credentials = ["AWS_ACCESS_KEY_ID": "id", "AWS_SECRET_ACCESS_KEY": "secret"]
+        // One server written two ways: one destination, refused twice.
+        let same = try check(table("s3://cache?endpoint=127.0.0.1:1&scheme=http")
+            + table("s3://cache/?endpoint=http://127.0.0.1:1/&region=us-east-1"), environment: credentials)
+        #expect(same.status == 2)
+        #expect(same.standardError.contains(
+            "two [[destination]] tables publish to s3://cache?endpoint=http://127.0.0.1:1&region=us-east-1&addressing-style=path"),
+            "\(same.standardError)")
+        // One bucket name on two servers: two destinations.
+        let two = try check(table("s3://cache?endpoint=127.0.0.1:1&scheme=http") + table("s3://cache?endpoint=127.0.0.1:2&scheme=http"),
+                            environment: credentials)
+        #expect(two.status == 0, "\(two.standardError)")
+    }
+
     @Test func keyAndCredentialFilesMustBePrivate() throws {
         let credentials = directory.appending("s3-credentials")
         try "[default]\naws_access_key_id = AKID\naws_secret_access_key = TOPSECRET\n".write(toFile: credentials, atomically: true, encoding: .utf8)

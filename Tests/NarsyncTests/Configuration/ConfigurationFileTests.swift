@@ -9,6 +9,28 @@ import Testing
         #expect(throws: ConfigurationError.self) { try ConfigurationFile(text: text, path: "/etc/narsync/config.toml") }
     }
 
+    /// Each setting is declared once, in `SettingName`: config.toml, `NARSYNC_*` and `config
+    /// check` take it from there, and it must be a flag of `narsync watch`.
+    @Test func everySettingIsAFlagOfWatch() {
+        let help = WatchCommand.helpMessage(includeHidden: true, columns: 1000)
+        for setting in Setting.all {
+            #expect(help.contains("--\(setting.flag)"), "config.toml's \(setting.qualifiedKey) has no --\(setting.flag)")
+        }
+        #expect(Setting.all.count == SettingName.allCases.count)
+        #expect(Setting.named(flag: "jobs")?.qualifiedKey == "destination.jobs")
+        #expect(Setting.named(flag: "hook-trust-user")?.qualifiedKey == "hook.trust-users")
+    }
+
+    /// README's table of keys is checked against the same declaration: a setting added there
+    /// and not documented fails here.
+    @Test func readmeDocumentsEverySetting() throws {
+        let readme = try RepositoryFiles.text("README.md")
+        for setting in Setting.all {
+            let named = setting.key == setting.flag ? "`\(setting.key)`" : "`\(setting.key)` (`--\(setting.flag)`)"
+            #expect(readme.contains(named), "README's configuration table lacks \(named)")
+        }
+    }
+
     @Test func readsEveryTableIntoSettings() throws {
         let file = try ConfigurationFile(text: """
             state-dir = "/srv/narsync"

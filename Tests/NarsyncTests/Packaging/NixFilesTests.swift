@@ -2,10 +2,14 @@ import Foundation
 import Testing
 import TestSupport
 
-/// packaging/nixos and packaging/nix: nixpkgs is not available offline, so the module cannot
-/// be evaluated here; Nix's parser checks the syntax, and the text the options it promises.
+/// packaging/nixos and packaging/nix: Nix's parser checks the syntax, and the text the options
+/// it promises, wherever the tests run; NixOSModuleTests evaluates them where nixpkgs' lib/ is
+/// at hand.
 @Suite struct NixFilesTests {
-    static let files = ["packaging/nixos/module.nix", "packaging/nix/package.nix"]
+    static let files = [
+        "packaging/nixos/module.nix", "packaging/nix/package.nix",
+        "packaging/nixos/test/nixos-options.nix", "packaging/nixos/test/eval-module.nix", "packaging/nixos/test/eval-package.nix",
+    ]
 
     @Test(arguments: files) func parsesWithNixInstantiate(_ file: String) throws {
         let result = try Subprocess.run("nix-instantiate", ["--parse", RepositoryFiles.path(file)])

@@ -17,12 +17,33 @@ import TestSupport
     @Test func isHardenedAndWritesOnlyItsStateDirectory() {
         #expect(unit.value("Service", "NoNewPrivileges") == "yes")
         #expect(unit.value("Service", "ProtectSystem") == "strict")
-        // The state directory, and the directory SQLite keeps the Nix database's -shm and -wal in.
-        #expect(unit.values("Service", "ReadWritePaths") == ["/var/lib/narsync", "/nix/var/nix/db"])
+        // Nothing under /nix is writable: the store and Nix's database are only read.
+        #expect(unit.values("Service", "ReadOnlyPaths") == ["/nix"])
+        #expect(unit.values("Service", "ReadWritePaths").isEmpty)
         #expect(unit.value("Service", "StateDirectory") == "narsync")
+        #expect(unit.value("Service", "StateDirectoryMode") == "0700")
         #expect(unit.value("Service", "ProtectHome") == "yes")
         #expect(unit.value("Service", "PrivateTmp") == "yes")
-        #expect(unit.values("Service", "ReadOnlyPaths") == ["/nix"])
+        #expect(unit.value("Service", "CapabilityBoundingSet") == "")
+    }
+
+    /// Its own user, not root: one systemd allocates while it runs, owning its state and
+    /// runtime directories only.
+    @Test func runsAsADynamicUserWithoutRoot() {
+        #expect(unit.value("Service", "DynamicUser") == "yes")
+        #expect(unit.values("Service", "User").isEmpty && unit.values("Service", "Group").isEmpty)
+        #expect(unit.value("Service", "RuntimeDirectory") == "narsync")
+    }
+
+    /// The hook socket: its directory open to look into, the socket given to the group
+    /// narsync-hook, which the service joins and whose members it trusts (SO_PEERCRED).
+    @Test func givesTheHookSocketToItsGroup() throws {
+        #expect(unit.value("Service", "RuntimeDirectoryMode") == "0755")
+        #expect(unit.values("Service", "SupplementaryGroups") == ["narsync-hook"])
+        #expect(unit.values("Service", "Environment").contains("NARSYNC_HOOK_TRUST_GROUP=narsync-hook"))
+        // The example configuration leaves the group to the unit.
+        let example = try RepositoryFiles.text("packaging/examples/config.toml")
+        #expect(example.contains("trust-groups = []"))
     }
 
     @Test func receivesTheSigningKeyAndS3CredentialsAsCredentials() {
@@ -39,6 +60,8 @@ import TestSupport
         let dropIn = SystemdUnit(try RepositoryFiles.text("packaging/systemd/narsync.service.d/hook-socket.conf"))
         #expect(dropIn.value("Service", "RuntimeDirectoryPreserve") == "yes")
         #expect(unit.value("Service", "RuntimeDirectory") == "narsync")
+        // A mode closing the directory to others would lock the socket group's members out.
+        #expect(dropIn.values("Service", "RuntimeDirectoryMode").isEmpty)
     }
 
     /// systemd's own reading: no unknown directive, no bad value, in the unit or its drop-in.
@@ -71,10 +94,11 @@ import TestSupport
     }
 }
 
-/// Why the unit leaves /nix/var/nix/db writable under a read-only /nix: with no Nix process
-/// holding it open, a WAL database on a read-only mount cannot be opened even read-only,
-/// because SQLite must create its -shm file. Shown with a read-only bind mount of a real
-/// database directory (needs root for the mount namespace).
+/// What narsync's database reader has to deal with now that the unit leaves nothing under /nix
+/// writable: with no Nix process holding it open, a WAL database on a read-only mount cannot
+/// be opened by a plain read-only SQLite connection, because SQLite must create its -shm file.
+/// Shown with a read-only bind mount of a real database directory (needs root for the mount
+/// namespace).
 @Suite(.enabled(if: getuid() == 0 && (try? Subprocess.which("unshare")) != nil && (try? Subprocess.which("sqlite3")) != nil))
 struct ReadOnlyDatabaseTests {
     @Test func aWALDatabaseOnAReadOnlyMountWithoutItsShmFileCannotBeOpened() throws {

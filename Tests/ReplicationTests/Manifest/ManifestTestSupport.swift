@@ -15,13 +15,14 @@ func storePath(_ number: Int, name: String = "pkg") -> StorePath {
     return try! StorePath(baseName: "\(hash)-\(name)")
 }
 
-func queued(_ number: Int, _ priority: Priority = .watcher, reason: String = "test") -> QueuedPath {
+func queued(_ number: Int, _ priority: QueuePriority = .watcher, reason: String = "test") -> QueuedPath {
     QueuedPath(path: storePath(number), priority: priority, reason: reason)
 }
 
 func published(_ number: Int, fileSize: Int64 = 100, narSize: Int64 = 300) -> PublishedPath {
-    PublishedPath(path: storePath(number), narKey: "nar/\(number).nar.zst", fileHash: "sha256:\(number)",
-                  fileSize: fileSize, narSize: narSize)
+    let nar = UploadedNar(key: "nar/\(number).nar.zst", fileHash: NixHash(SHA256Hasher.hash(Array("\(number)".utf8))),
+                          fileSize: UInt64(fileSize))
+    return PublishedPath(path: storePath(number), narSize: UInt64(narSize), nar: nar)
 }
 
 /// A fixed point in time, so that backoff arithmetic is exact.

@@ -57,6 +57,49 @@ import TestSupport
         #expect(try reader.status(for: cache).queued == 1)
     }
 
+    // MARK: Destination identities
+
+    @Test func recordsKeptUnderTheBucketAloneMoveToTheFirstIdentityOpened() throws {
+        let manifest = try open()
+        // As narsync kept an S3 destination before identities: by its bucket alone.
+        let former = "s3://bucket"
+        try manifest.enqueue([queued(1), queued(2)], for: former, advancingWatermarkTo: 42, now: epoch)
+        try manifest.markPublished(published(1), for: former, now: epoch)
+        try manifest.journal(for: former).uploadStarted(key: "nar/big.nar.zst", uploadID: "upload-1", partSize: 8 << 20)
+
+        let first = try DestinationIdentity(parsing: "s3://bucket?endpoint=127.0.0.1:9000&scheme=http")
+        let second = try DestinationIdentity(parsing: "s3://bucket?endpoint=127.0.0.1:9001&scheme=http")
+        #expect(first.formerName == former && second.formerName == former)
+        #expect(try manifest.migrateDestination(from: first.formerName, to: first.url))
+        // The second destination on another endpoint starts with no records of its own.
+        #expect(try !manifest.migrateDestination(from: second.formerName, to: second.url))
+        #expect(try manifest.watermark(for: second.url) == nil)
+
+        // Everything the former name had, now under the identity, and once only.
+        #expect(try manifest.destinations() == [first.url])
+        for reopened in [manifest, try open()] {
+            #expect(try reopened.watermark(for: first.url) == 42)
+            #expect(try reopened.queuedPaths(for: first.url) == [storePath(2)])
+            #expect(try reopened.publishedRecord(of: storePath(1), for: first.url) == published(1))
+            #expect(try reopened.journal(for: first.url).unfinishedUpload(key: "nar/big.nar.zst")?.uploadID == "upload-1")
+            #expect(try reopened.watermark(for: former) == nil)
+        }
+        // Opening again moves nothing: the identity has its records.
+        try open().enqueue([queued(3)], for: former, now: epoch)
+        #expect(try !open().migrateDestination(from: first.formerName, to: first.url))
+        #expect(try open().queuedPaths(for: first.url) == [storePath(2)])
+    }
+
+    @Test func aPathFoundInTheCacheIsRecordedWithoutFileDetails() throws {
+        let manifest = try open()
+        let found = PublishedPath(path: storePath(7), narSize: 300, nar: nil)
+        try manifest.enqueue([queued(7)], for: cache, now: epoch)
+        try manifest.markPublished([found, published(8)], for: cache, now: epoch)
+        #expect(try manifest.publishedRecord(of: storePath(7), for: cache) == found)
+        #expect(try manifest.publishedRecord(of: storePath(8), for: cache) == published(8))
+        #expect(try manifest.queuedPaths(for: cache).isEmpty)
+    }
+
     // MARK: Crash safety
 
     @Test func aCopyTakenWhileOpenHoldsEveryCompletedCall() throws {

@@ -119,6 +119,7 @@ final class RecordingDestination: BinaryCacheDestination {
 
     var events: [String] { log.withLock { $0 } }
     var description: String { inner.description }
+    var identity: DestinationIdentity { inner.identity }
 
     func exists(key: String) throws -> Bool { try inner.exists(key: key) }
     func read(key: String) throws -> [UInt8]? { try inner.read(key: key) }

@@ -4,8 +4,10 @@ import BinaryCache
 import NixStore
 import Replication
 
-/// Where and how narsync publishes: destination, signing keys, parallelism, compression.
-struct PublishingOptions: ParsableArguments {
+/// The command line's arguments of where and how narsync publishes: destination, signing keys,
+/// parallelism, compression. `resolve` turns them into an opened destination and the
+/// pipeline's `PublishOptions`.
+struct DestinationArguments: ParsableArguments {
     @Option(name: .customLong("to"), help: ArgumentHelp(
         "The binary cache: file:///dir, s3://bucket?region=...&endpoint=..., or http(s)://host/path.",
         valueName: "url"))
@@ -119,3 +121,7 @@ struct PublishingOptions: ParsableArguments {
         return options
     }
 }
+
+/// The name `DestinationArguments` had, for branches written before the rename.
+@available(*, deprecated, renamed: "DestinationArguments")
+typealias PublishingOptions = DestinationArguments
