@@ -53,8 +53,11 @@ struct BackfillCommand: AsyncParsableCommand {
         let interactive = isatty(STDERR_FILENO) == 1
         let logger = logging.makeLogger(label: "narsync.backfill", interactive: interactive)
         let layout = try validatingInput { try store.layout() }
-        let (destination, options) = try validatingInput {
-            try publishing.resolve(storeDirectory: layout.storeDirectory, repair: repair)
+        // Off the async pool: an S3 destination's credential chain may ask STS or instance metadata.
+        let opening = BlockingExecutor(threadCount: 1, name: "narsync-open")
+        defer { opening.shutdown() }
+        let (destination, options) = try await validatingInput { [publishing, repair] in
+            try await opening.run { try publishing.resolve(storeDirectory: layout.storeDirectory, repair: repair) }
         }
         let executor = BlockingExecutor(threadCount: options.jobs, name: "narsync-upload")
         defer { executor.shutdown() }

@@ -48,20 +48,23 @@ struct ConfigCheckCommand: AsyncParsableCommand {
         }
 
         var problems: [String] = []
+        var notes: [String] = []
         if let twice = WatchCommand.destinationGivenTwice(destinations.map(\.command)) {
             problems.append("two [[destination]] tables publish to \(twice); they would share one queue")
         }
         for (index, destination) in destinations.enumerated() {
             let place = layered.destinations.count > 1 ? "destination \(index + 1): " : ""
-            problems += await Self.problems(of: destination.command, online: online).map { place + $0 }
+            problems += await Self.problems(of: destination.command, online: online, notes: &notes).map { place + $0 }
         }
         print(EffectiveConfiguration(destinations: destinations).text, terminator: "")
+        for note in notes { print("# \(note)") }
         for problem in problems { printError(problem) }
         if !problems.isEmpty { throw ExitStatus.badInput }
     }
 
     /// What would stop the service or its uploads, one message each.
-    private static func problems(of command: WatchCommand, online: Bool) async -> [String] {
+    /// - Parameter notes: gets what is worth knowing besides: where S3 credentials come from.
+    private static func problems(of command: WatchCommand, online: Bool, notes: inout [String]) async -> [String] {
         var problems: [String] = []
         let publishing = command.publishing
         for file in publishing.keyFiles {
@@ -73,6 +76,8 @@ struct ConfigCheckCommand: AsyncParsableCommand {
         guard let url = publishing.destination else { return problems }
         // Destination errors quote the URL; a password in it stays out of the output.
         let redacted = { (error: any Error) in "\(error)".replacingOccurrences(of: url, with: EffectiveConfiguration.redactedURL(url)) }
+        let executor = BlockingExecutor(threadCount: 1, name: "narsync-check")
+        defer { executor.shutdown() }
         let destination: any BinaryCacheDestination
         do {
             if url.lowercased().hasPrefix("file:") && !online {
@@ -84,15 +89,17 @@ struct ConfigCheckCommand: AsyncParsableCommand {
             var options = publishing.destinationOptions
             // One question, answered or not: the check does not wait out the upload retries.
             options.retry = RequestRetryPolicy(maximumAttempts: 1, initialDelay: .zero, maximumDelay: .zero, maximumTotalTime: .seconds(30))
-            destination = try Destinations.open(url, options: options)
+            // Off the async pool: an S3 destination's credential chain may ask STS or instance metadata.
+            destination = try await executor.run { [options] in try Destinations.open(url, options: options) }
         } catch {
             return problems + [redacted(error)]
         }
         guard online else { return problems }
-        let executor = BlockingExecutor(threadCount: 1, name: "narsync-check")
-        defer { executor.shutdown() }
         do {
             _ = try await executor.run { try destination.exists(key: "nix-cache-info") }
+            if let s3 = destination as? S3Destination {
+                notes.append("\(EffectiveConfiguration.redactedURL(url)): \(CredentialStatusFile.describe(s3.credentials.status))")
+            }
         } catch {
             problems.append("\(EffectiveConfiguration.redactedURL(url)) cannot be reached: \(redacted(error))")
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BinaryCache
 import Foundation
 import NixStore
 import Replication
@@ -26,6 +27,8 @@ struct StatusCommand: AsyncParsableCommand {
         struct Entry: Encodable {
             var status: ManifestStatus
             var lag: Int64
+            /// S3: where the service's credentials come from and when they expire.
+            var credentials: CredentialStatus?
         }
     }
 
@@ -34,9 +37,10 @@ struct StatusCommand: AsyncParsableCommand {
         let report = try validatingInput {
             let manifest = try Manifest(stateDirectory: service.stateDirectory, mode: .readOnly)
             let newest = try StoreDatabase(layout: layout).newestID()
+            let credentials = CredentialStatusFile.readAll(stateDirectory: service.stateDirectory)
             let entries = try manifest.destinations().map { name in
                 let status = try manifest.status(for: name)
-                return Report.Entry(status: status, lag: status.lag(newestDatabaseID: newest))
+                return Report.Entry(status: status, lag: status.lag(newestDatabaseID: newest), credentials: credentials[name])
             }
             return Report(newestDatabaseID: newest, destinations: entries)
         }
@@ -55,6 +59,7 @@ struct StatusCommand: AsyncParsableCommand {
                   queued \(status.queued) (retrying \(status.retrying)), multipart uploads in flight \(status.uploadsInFlight)
                   published \(status.published) paths, \(ByteCount(UInt64(max(0, status.publishedFileBytes)))) compressed
                 """)
+            if let credentials = entry.credentials { print("  \(CredentialStatusFile.describe(credentials))") }
             for failure in status.recentErrors {
                 print("  error (attempt \(failure.attempts), next \(failure.nextAttemptAt)): \(failure.error)")
             }

@@ -24,6 +24,11 @@ public final class FaultProxy: @unchecked Sendable {
         public var fault: Fault?
         /// Requests the proxy was answering when this one arrived, this one included.
         public var concurrentAtArrival: Int
+        /// The access key ID of the request's SigV4 `Authorization` header, if it was signed:
+        /// which credentials narsync used.
+        public var accessKeyID: String?
+        /// The request's `x-amz-security-token` was present (the token itself is not kept).
+        public var hadSessionToken = false
         /// The status the client was answered with in full; nil while the request is in
         /// flight, and for good when the answer was cut off or the client went away.
         public var status: Int?
@@ -96,7 +101,9 @@ public final class FaultProxy: @unchecked Sendable {
                 let fault = plan(seen.count, head.method, head.target)
                 inFlight += 1
                 seen.append(Request(
-                    index: seen.count, method: head.method, target: head.target, fault: fault, concurrentAtArrival: inFlight))
+                    index: seen.count, method: head.method, target: head.target, fault: fault, concurrentAtArrival: inFlight,
+                    accessKeyID: Self.accessKeyID(in: head.header("Authorization")),
+                    hadSessionToken: head.header("x-amz-security-token") != nil))
                 mostInFlight = max(mostInFlight, inFlight)
                 return (seen.count - 1, fault)
             }
@@ -139,6 +146,12 @@ public final class FaultProxy: @unchecked Sendable {
         try client.write(responseHead.bytes + responseBody)
         answered(index, status: responseHead.status)
         return true
+    }
+
+    /// `AKIA...` of `AWS4-HMAC-SHA256 Credential=AKIA.../20240101/us-east-1/s3/aws4_request, ...`.
+    static func accessKeyID(in authorization: String?) -> String? {
+        guard let authorization, let start = authorization.range(of: "Credential=") else { return nil }
+        return String(authorization[start.upperBound...].prefix { $0 != "/" })
     }
 
     private func answered(_ index: Int, status: Int) {

@@ -52,6 +52,12 @@ let
         default = null;
         description = "S3: an AWS shared credentials file. HTTP: use bearerTokenFile or netrcFile.";
       };
+      awsConfigFile = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = "S3: an AWS config file (profiles with role_arn, credential_process, SSO, region).";
+      };
+      awsProfile = mkOption { type = types.nullOr types.str; default = null; description = "S3: the AWS profile to use (a URL's profile= wins)."; };
       bearerTokenFile = mkOption { type = secretFile; default = null; description = "HTTP(S): file holding a bearer token."; };
       netrcFile = mkOption { type = secretFile; default = null; description = "HTTP(S): netrc file with the cache's login."; };
       caFile = mkOption { type = types.nullOr types.str; default = null; example = "/etc/ssl/private-ca.pem"; description = "HTTPS: PEM file of the CAs to trust instead of the system store (a private CA)."; };
@@ -77,6 +83,7 @@ let
   credentialsOf = index: destination: lib.filter (c: c != null) [
     (credential index "key" (if destination.keyFile != null then destination.keyFile else cfg.keyFile))
     (credential index "s3-credentials" destination.credentialsFile)
+    (credential index "aws-config" destination.awsConfigFile)
     (credential index "bearer-token" destination.bearerTokenFile)
     (credential index "netrc" destination.netrcFile)
   ];
@@ -87,6 +94,8 @@ let
     url = destination.url;
     key-files = optional (destination.keyFile != null || cfg.keyFile != null) (credentialPath index "key");
     credentials-file = if destination.credentialsFile != null then credentialPath index "s3-credentials" else null;
+    aws-config-file = if destination.awsConfigFile != null then credentialPath index "aws-config" else null;
+    aws-profile = destination.awsProfile;
     bearer-token-file = if destination.bearerTokenFile != null then credentialPath index "bearer-token" else null;
     netrc-file = if destination.netrcFile != null then credentialPath index "netrc" else null;
     ca-file = destination.caFile;

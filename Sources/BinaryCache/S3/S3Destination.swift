@@ -14,10 +14,15 @@ public final class S3Destination: BinaryCacheDestination, MultipartUploadAbortin
     private let window: PartWindow
     private let logger: Logger
 
-    /// A destination for `location`, signing with `credentials`.
+    /// A destination for `location`, signing with `credentials`, which never change.
+    public convenience init(location: S3Location, credentials: S3Credentials, options: DestinationOptions) throws {
+        try self.init(location: location, credentials: CredentialCache(credentials, logger: options.logger), options: options)
+    }
+
+    /// A destination for `location`, signing with what `credentials` holds when each request is sent.
     /// - Throws: `DestinationError.configuration` for a CA bundle (see `TLSSettings`) that
     ///   cannot be read, or parts larger than the endpoint takes (`S3Location.maximumPartSize`).
-    public init(location: S3Location, credentials: S3Credentials, options: DestinationOptions) throws {
+    public init(location: S3Location, credentials: CredentialCache, options: DestinationOptions) throws {
         self.location = location
         statistics = TransferStatistics()
         partSize = location.partSize ?? options.partSize
@@ -42,13 +47,31 @@ public final class S3Destination: BinaryCacheDestination, MultipartUploadAbortin
         logger = options.logger
     }
 
-    /// A destination for an `s3://` store URL, with credentials found as AWS tools find them
-    /// (see `S3Credentials.resolve`) in `options.environment`.
+    /// A destination for an `s3://` store URL, with credentials, region and endpoint found as
+    /// the AWS tools find them (see `CredentialChain`, `S3Location.resolveDefaults`) in
+    /// `options.environment`. Blocks while the chain asks its sources (seconds at most
+    /// outside AWS): call it from a thread that may block.
     public convenience init(url: String, options: DestinationOptions) throws {
-        let location = try S3Location(parsing: url)
-        let credentials = try S3Credentials.resolve(profile: location.profile, environment: options.environment)
+        var location = try S3Location(parsing: url)
+        let settings = AWSSettings(environment: options.environment, profile: location.profile)
+        let chain = CredentialChain(settings: settings, logger: options.logger)
+        let resolution = try chain.resolve()
+        // Instance metadata is asked for the region only on AWS, or where it gave the credentials.
+        let onAWS = !location.hasCustomEndpoint && settings.endpoint(service: "S3") == nil
+        try location.resolveDefaults(settings: settings) {
+            onAWS || resolution.provider is InstanceMetadataProvider ? chain.instanceRegion() : nil
+        }
+        let credentials = CredentialCache(provider: resolution.provider, credentials: resolution.credentials, logger: options.logger)
+        let found = resolution.credentials
+        options.logger.info(
+            "using AWS credentials from \(found.source)",
+            metadata: ["access key": "\(found.accessKeyID)", "expires": "\(found.expiration.map { "\($0)" } ?? "never")",
+                       "region": "\(location.region)"])
         try self.init(location: location, credentials: credentials, options: options)
     }
+
+    /// Where the credentials come from, when they expire, how refreshing goes.
+    public var credentials: CredentialCache { client.credentials }
 
     public var description: String { location.description }
 

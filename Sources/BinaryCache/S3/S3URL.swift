@@ -12,7 +12,10 @@ public struct S3Location: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var bucket: String
+    /// The URL's `region=`; until `resolveDefaults` runs, us-east-1 when it has none.
     public var region: String
+    /// Whether the URL named the region; otherwise the AWS settings may (see `resolveDefaults`).
+    public var hasExplicitRegion: Bool
     /// The profile named in the URL, which selects the credentials (see `S3Credentials.resolve`).
     public var profile: String?
     public var scheme: String
@@ -44,6 +47,7 @@ public struct S3Location: Sendable, Equatable, CustomStringConvertible {
         }
         try parsed.rejectUnknownParameters(known: Self.parameterNames, location: url)
         region = parsed.value("region") ?? "us-east-1"
+        hasExplicitRegion = parsed.value("region").map { !$0.isEmpty } ?? false
         profile = parsed.value("profile").flatMap { $0.isEmpty ? nil : $0 }
         storageClass = parsed.value("storage-class")
         caFile = parsed.value("ca-file").flatMap { $0.isEmpty ? nil : $0 }
@@ -59,25 +63,45 @@ public struct S3Location: Sendable, Equatable, CustomStringConvertible {
             partSize = bytes
         }
         endpointPath = ""
-        if let custom = parsed.value("endpoint"), !custom.isEmpty {
-            hasCustomEndpoint = true
-            var authority = Substring(custom)
-            if let separator = custom.range(of: "://") {
-                scheme = custom[..<separator.lowerBound].lowercased()
-                authority = custom[separator.upperBound...]
-            }
-            if let slash = authority.firstIndex(of: "/") {
-                endpointPath = String(authority[slash...])
-                while endpointPath.hasSuffix("/") { endpointPath.removeLast() }
-                authority = authority[..<slash]
-            }
-            endpoint = String(authority)
-        } else {
-            hasCustomEndpoint = false
-            endpoint = "s3.\(region).amazonaws.com"
-        }
+        hasCustomEndpoint = false
+        endpoint = "s3.\(region).amazonaws.com"
+        if let custom = parsed.value("endpoint"), !custom.isEmpty { setEndpoint(custom) }
         guard scheme == "https" || scheme == "http" else {
             throw DestinationError.configuration(url, "scheme must be http or https, not '\(scheme)'")
+        }
+    }
+
+    /// Points requests at `custom`: `host[:port]`, or a URL whose scheme and path are taken too.
+    private mutating func setEndpoint(_ custom: String) {
+        hasCustomEndpoint = true
+        var authority = Substring(custom)
+        if let separator = custom.range(of: "://") {
+            scheme = custom[..<separator.lowerBound].lowercased()
+            authority = custom[separator.upperBound...]
+        }
+        if let slash = authority.firstIndex(of: "/") {
+            endpointPath = String(authority[slash...])
+            while endpointPath.hasSuffix("/") { endpointPath.removeLast() }
+            authority = authority[..<slash]
+        }
+        endpoint = String(authority)
+    }
+
+    /// Fills in what the URL left out from the AWS settings, as the AWS tools do: the endpoint
+    /// from `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL` or the profile's `endpoint_url` (the URL's
+    /// `endpoint=` wins); the region from `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's
+    /// `region`, then `instanceRegion` (asked only then), then us-east-1.
+    public mutating func resolveDefaults(settings: AWSSettings, instanceRegion: () -> String?) throws {
+        if !hasCustomEndpoint, let custom = settings.endpoint(service: "S3") {
+            setEndpoint(custom)
+            guard scheme == "https" || scheme == "http" else {
+                throw DestinationError.configuration(custom, "the S3 endpoint must be http:// or https://")
+            }
+        }
+        guard !hasExplicitRegion else { return }
+        if let configured = settings.configuredRegion ?? instanceRegion() {
+            region = configured
+            if !hasCustomEndpoint { endpoint = "s3.\(region).amazonaws.com" }
         }
     }
 

@@ -27,14 +27,19 @@ struct CacheAccessOptions: ParsableArguments {
         return try Destinations.openForMaintenance(url, options: options)
     }
 
-    /// Destination options with credentials from the files given: a credentials file named on
-    /// the command line wins over credentials in the environment.
-    static func destinationOptions(credentialsFile: String?, bearerTokenFile: String?, netrcFile: String?) -> DestinationOptions {
+    /// Destination options with credentials from the files given: a credentials file, AWS
+    /// config file or profile named on the command line wins over credentials in the environment.
+    static func destinationOptions(
+        credentialsFile: String?, awsConfigFile: String? = nil, awsProfile: String? = nil,
+        bearerTokenFile: String?, netrcFile: String?
+    ) -> DestinationOptions {
         var environment = ProcessInfo.processInfo.environment
-        if let credentialsFile {
+        if credentialsFile != nil || awsProfile != nil {
             for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] { environment[name] = nil }
-            environment["AWS_SHARED_CREDENTIALS_FILE"] = credentialsFile
         }
+        if let credentialsFile { environment["AWS_SHARED_CREDENTIALS_FILE"] = credentialsFile }
+        if let awsConfigFile { environment["AWS_CONFIG_FILE"] = awsConfigFile }
+        if let awsProfile { environment["AWS_PROFILE"] = awsProfile }
         return DestinationOptions(bearerTokenFile: bearerTokenFile, netrcFile: netrcFile, environment: environment)
     }
 }

@@ -45,6 +45,16 @@ struct DestinationArguments: ParsableArguments {
         valueName: "file"))
     var credentialsFile: String?
 
+    @Option(name: .customLong("aws-config-file"), help: ArgumentHelp(
+        "S3: an AWS config file (as AWS_CONFIG_FILE): profiles with role_arn, credential_process, SSO, region, endpoint_url.",
+        valueName: "file"))
+    var awsConfigFile: String?
+
+    @Option(name: .customLong("aws-profile"), help: ArgumentHelp(
+        "S3: the AWS profile to use (as AWS_PROFILE; a store URL's profile= wins); used instead of AWS_ACCESS_KEY_ID.",
+        valueName: "name"))
+    var awsProfile: String?
+
     @Option(name: .customLong("netrc-file"), help: ArgumentHelp("HTTP(S): netrc file with the cache's login.", valueName: "file"))
     var netrcFile: String?
 
@@ -107,7 +117,8 @@ struct DestinationArguments: ParsableArguments {
     /// How remote destinations send, and where their credentials come from.
     var destinationOptions: DestinationOptions {
         var options = CacheAccessOptions.destinationOptions(
-            credentialsFile: credentialsFile, bearerTokenFile: bearerTokenFile, netrcFile: netrcFile)
+            credentialsFile: credentialsFile, awsConfigFile: awsConfigFile, awsProfile: awsProfile,
+            bearerTokenFile: bearerTokenFile, netrcFile: netrcFile)
         options.partSize = partSizeMiB << 20
         options.partsInFlight = partsInFlight
         options.caFile = caFile

@@ -90,8 +90,25 @@ import TestSupport
         var environment = credentials.added(to: nix.environment)
         environment["AWS_SESSION_TOKEN"] = sessionToken
 
+        // The chain's other sources: a credential_process handing out the real key, an OIDC
+        // token for STS web identity, an ECS container authorization token.
+        let webIdentityToken = "eyJhbGciOiJSUzI1NiJ9.\(UUID().uuidString).oidc"
+        let containerToken = "ecs-\(UUID().uuidString)"
+        let tokenFileForSTS = work.appending("web-identity-token")
+        try writePrivate(webIdentityToken, to: tokenFileForSTS)
+        let process = work.appending("credential-process")
+        try writePrivate("""
+            #!/bin/sh
+            printf '{"Version": 1, "AccessKeyId": "%s", "SecretAccessKey": "%s"}\\n' '\(credentials.accessKeyID)' '\(credentials.secretAccessKey)'
+            """, to: process)
+        chmod(process, 0o700)
+        let awsConfig = work.appending("aws-config")
+        try writePrivate("[profile via-process]\ncredential_process = \(process)\n", to: awsConfig)
+        let chainOnly = nix.environment.merging(["HOME": work.path, "AWS_EC2_METADATA_DISABLED": "true"]) { $1 }
+
         let secrets: [(name: String, value: String)] = [
             ("AWS secret access key", credentials.secretAccessKey), ("AWS session token", sessionToken),
+            ("web identity token", webIdentityToken), ("container authorization token", containerToken),
             ("wrong AWS secret", wrongSecret), ("bearer token", token), ("netrc password", password),
             ("basic authorization", basic), ("signing key, base64", keyBase64),
             ("signing key seed, base64", Data(seed).base64EncodedString().replacingOccurrences(of: "=", with: "")),
@@ -126,6 +143,18 @@ import TestSupport
                 + keyArguments + storeArguments + [top], environment: profileEnvironment)
         try run("backfill s3 with --credentials-file", ["backfill", "--to", s3URL("&profile=secrets-campaign"), "--repair",
                 "--credentials-file", profileFile] + keyArguments + storeArguments + [top], environment: environment)
+        try run("backfill s3 with credential_process", ["backfill", "--to", s3URL(), "--repair", "--aws-config-file", awsConfig,
+                "--aws-profile", "via-process"] + keyArguments + storeArguments + [top], environment: chainOnly, json: true)
+        // moto's STS and container answers give keys its signature checking refuses: these
+        // runs fail, and their tokens must not show in the failure either.
+        try run("backfill s3 with web identity", ["backfill", "--to", s3URL(), "--repair"] + keyArguments + storeArguments + [top],
+                environment: chainOnly.merging([
+                    "AWS_WEB_IDENTITY_TOKEN_FILE": tokenFileForSTS, "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/secrets",
+                    "AWS_ENDPOINT_URL_STS": "http://\(moto.endpoint)"]) { $1 }, json: true)
+        try run("backfill s3 with container credentials", ["backfill", "--to", s3URL(), "--repair"] + keyArguments + storeArguments + [top],
+                environment: chainOnly.merging([
+                    "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://\(moto.endpoint)/latest/meta-data/iam/security-credentials/default-role",
+                    "AWS_CONTAINER_AUTHORIZATION_TOKEN": containerToken]) { $1 }, json: true)
         var wrongEnvironment = credentials.added(to: nix.environment)
         wrongEnvironment["AWS_SECRET_ACCESS_KEY"] = wrongSecret
         try run("backfill s3 with a wrong secret", ["backfill", "--to", s3URL(), "--repair"] + keyArguments + storeArguments + [top],
@@ -194,6 +223,7 @@ import TestSupport
         // Each secret was used: the runs are not vacuous.
         #expect(collected.texts.contains { $0.source.hasPrefix("backfill s3 (plain): stdout") && $0.text.contains("uploaded") })
         #expect(collected.texts.contains { $0.source.hasPrefix("backfill s3 with a wrong secret (plain): stderr") && $0.text.contains("403") })
+        #expect(collected.texts.contains { $0.source.hasPrefix("backfill s3 with credential_process (plain)") && $0.text.contains("credential_process") })
         #expect(FileManager.default.fileExists(atPath: "\(work.path)/http-bearer/\(narInfoName(of: top))"))
         #expect(FileManager.default.fileExists(atPath: "\(work.path)/http-netrc/\(narInfoName(of: top))"))
 
