@@ -66,6 +66,8 @@ public enum SettingName: String, CaseIterable, Sendable {
     case to
     case keyFile = "key-file"
     case credentialsFile = "credentials-file"
+    case awsConfigFile = "aws-config-file"
+    case awsProfile = "aws-profile"
     case bearerTokenFile = "bearer-token-file"
     case netrcFile = "netrc-file"
     case caFile = "ca-file"
@@ -97,8 +99,8 @@ public enum SettingName: String, CaseIterable, Sendable {
         case .hookTrustGroup: top("trust-groups", table: "hook", kind: .list)
         case .to: destination(key: "url")
         case .keyFile: destination(key: "key-files", kind: .list, secret: true)
-        case .credentialsFile, .bearerTokenFile, .netrcFile: destination(secret: true)
-        case .caFile, .jobs, .compressionLevel, .zstdThreads, .priority, .partSizeMib, .partsInFlight: destination()
+        case .credentialsFile, .awsConfigFile, .bearerTokenFile, .netrcFile: destination(secret: true)
+        case .awsProfile, .caFile, .jobs, .compressionLevel, .zstdThreads, .priority, .partSizeMib, .partsInFlight: destination()
         case .include, .exclude, .skipSignedBy: destination(kind: .list)
         case .keepDerivations: destination(kind: .flag)
         }

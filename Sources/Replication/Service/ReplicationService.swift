@@ -308,6 +308,7 @@ public final class ReplicationService: Sendable {
             isRootLevel = false
         }
         return (closure, gone, alreadyPublished)
+    }
 
     // MARK: - Cache maintenance hooks (see Maintenance/)
 

@@ -28,6 +28,8 @@ extension WatchCommand {
         case .to: return optional(publishing.destination)
         case .keyFile: return publishing.keyFiles
         case .credentialsFile: return optional(publishing.credentialsFile)
+        case .awsConfigFile: return optional(publishing.awsConfigFile)
+        case .awsProfile: return optional(publishing.awsProfile)
         case .bearerTokenFile: return optional(publishing.bearerTokenFile)
         case .netrcFile: return optional(publishing.netrcFile)
         case .caFile: return optional(publishing.caFile)

@@ -132,21 +132,22 @@ struct ByteCount: CustomStringConvertible {
     }
 }
 
-/// `verify` and `gc` drive the same bar, counting narinfos or NARs as items.
+/// `verify` and `gc` drive the same bar, counting narinfos or NARs as items; it is drawn at
+/// its own rate, as for publishing.
 extension ProgressBar: MaintenanceProgress {
     func started(items: Int, bytes: UInt64) {
         state.withLock {
             $0.totalPaths += items
             $0.totalBytes += bytes
+            $0.changed = true
         }
-        draw(force: true)
     }
 
     func advanced(items: Int, bytes: UInt64) {
         state.withLock {
             $0.donePaths += items
             $0.doneBytes += bytes
+            $0.changed = true
         }
-        draw(force: false)
     }
 }

@@ -15,7 +15,7 @@ final class CredentialHTTP: Sendable {
             maximumAttempts: attempts, initialDelay: .milliseconds(100), maximumDelay: .seconds(1),
             maximumTotalTime: timeout * (attempts * 2))
         let settings = TransferSettings(connectTimeout: timeout, stallTimeout: timeout, netrcFile: nil, retry: retry)
-        curl = CurlMulti(name: name, settings: settings, statistics: TransferStatistics(), logger: logger)
+        curl = CurlMulti(name: name, settings: settings, statistics: TransferStatistics(), logger: logger, destination: name)
     }
 
     /// Instance metadata and the container agent: about a second, twice, so that a machine
