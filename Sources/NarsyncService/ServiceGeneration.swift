@@ -33,6 +33,11 @@ final class ServiceGeneration: Sendable {
                 if try manifest.runBlocking({ try $0.migrateDestination(from: identity.formerName, to: identity.url) }) {
                     logger.notice("manifest: the records of \(identity.formerName) now belong to \(identity)")
                 }
+                // `narsync status` reads where the credentials came from and when they expire here.
+                if let credentials = (destination.destination as? S3Destination)?.credentials {
+                    let stateDirectory = configuration.stateDirectory, name = identity.url
+                    credentials.onChange { CredentialStatusFile.write($0, destination: name, stateDirectory: stateDirectory) }
+                }
                 let executor = BlockingExecutor(threadCount: destination.publishing.jobs, name: "narsync-upload")
                 executors.append(executor)
                 let publisher = Publisher(

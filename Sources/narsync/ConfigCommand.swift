@@ -2,6 +2,7 @@ import ArgumentParser
 import BinaryCache
 import Foundation
 import NarsyncConfiguration
+import NarsyncService
 import NixStore
 import SystemSupport
 

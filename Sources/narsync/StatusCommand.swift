@@ -2,6 +2,7 @@ import ArgumentParser
 import BinaryCache
 import Foundation
 import NixStore
+import NarsyncService
 import Replication
 
 struct StatusCommand: AsyncParsableCommand {

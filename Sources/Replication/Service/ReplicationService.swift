@@ -337,16 +337,21 @@ public final class ReplicationService: Sendable {
 
     private func record(_ summary: PublishSummary, queued: Set<StorePath>, recorded: Set<StorePath>) async throws {
         let destination = name, storeDirectory = layout.storeDirectory
-        try await manifest.run { manifest in
+        let dropped = try await manifest.run { manifest in
             // Queued paths the manifest already knows as published leave the queue with their record.
             let known = try queued.intersection(recorded).compactMap { try manifest.publishedRecord(of: $0, for: destination) }
             try manifest.markPublished(summary.published + summary.alreadyCachedPaths + known, for: destination)
             for failure in summary.failures where queued.contains(failure.path) {
                 try manifest.markFailed(failure.path, for: destination, error: failure.message(in: storeDirectory))
             }
-            for path in summary.vanished where queued.contains(path) {
-                try manifest.drop(path, for: destination, reason: "garbage-collected before it could be read")
+            return try summary.vanished.filter { path in
+                try queued.contains(path) && manifest.drop(path, for: destination, reason: "garbage-collected before it could be read")
             }
+        }
+        // Said as for a root the walk found gone: the same outcome of the same race with Nix's gc,
+        // met a moment later.
+        for path in dropped {
+            logger.info("dropped from the queue: garbage-collected before it could be read", metadata: ["path": "\(storeDirectory.fullPath(of: path))"])
         }
     }
 

@@ -5,7 +5,7 @@ import ServiceLifecycle
 
 /// The service's state as gauges, from the figures the supervisor's services report every
 /// `interval`: queue depth, lag behind the database, multipart uploads in flight, per
-/// destination. Transfer counters are brought up to date at the same time.
+/// destination. Transfer counters and credential expiry are brought up to date at the same time.
 struct ServiceGauges: Service {
     let supervisor: ReplicationSupervisor
     var interval: Duration = .seconds(2)
@@ -14,6 +14,7 @@ struct ServiceGauges: Service {
     func run() async throws {
         await cancelWhenGracefulShutdown {
             var transfers: [DestinationIdentity: TransferMetrics] = [:]
+            var credentials: [DestinationIdentity: CredentialMetrics] = [:]
             while !Task.isCancelled {
                 for (destination, figures) in await supervisor.figures() {
                     let name = destination.identity.url
@@ -21,6 +22,10 @@ struct ServiceGauges: Service {
                         transfers[destination.identity] = TransferMetrics(statistics, destination: name)
                     }
                     transfers[destination.identity]?.update()
+                    if credentials[destination.identity] == nil, let cache = (destination as? S3Destination)?.credentials {
+                        credentials[destination.identity] = CredentialMetrics(cache, destination: name)
+                    }
+                    credentials[destination.identity]?.update()
                     guard let figures else { continue }
                     let dimensions = [("destination", name)]
                     Gauge(label: "narsync_queue_depth", dimensions: dimensions).record(figures.status.queued)

@@ -17,7 +17,7 @@ struct DebianPackageTests {
 
         let contents = try Subprocess.run("dpkg-deb", ["--contents", package]).standardOutput
         let manualPages = ["narsync", "narsync-watch", "narsync-backfill", "narsync-status", "narsync-hook", "narsync-keygen",
-                           "narsync-config", "narsync-config-check"]
+                           "narsync-config", "narsync-config-check", "narsync-verify", "narsync-gc"]
         for file in ["./usr/bin/narsync", "./usr/bin/narsync-hook", "./lib/systemd/system/narsync.service",
                      "./usr/share/doc/narsync/examples/config.toml", "./usr/share/doc/narsync/narsync.txt",
                      "./usr/share/bash-completion/completions/narsync", "./usr/share/zsh/vendor-completions/_narsync",

@@ -41,6 +41,15 @@ let
     };
   };
 
+  # systemd.timers: nixos/lib/systemd-unit-options.nix's timerOptions (the parts the module sets).
+  timer = types.submodule {
+    options = {
+      description = mkOption { type = types.str; default = ""; };
+      wantedBy = mkOption { type = types.listOf types.str; default = [ ]; };
+      timerConfig = mkOption { type = types.attrsOf unitOption; default = { }; };
+    };
+  };
+
   user = types.submodule {
     options = {
       isSystemUser = mkOption { type = types.bool; default = false; };
@@ -74,6 +83,7 @@ in
 {
   options = {
     systemd.services = mkOption { type = types.attrsOf service; default = { }; };
+    systemd.timers = mkOption { type = types.attrsOf timer; default = { }; };
     users.users = mkOption { type = types.attrsOf user; default = { }; };
     users.groups = mkOption { type = types.attrsOf group; default = { }; };
     nix.settings = mkOption {

@@ -6,17 +6,17 @@ import SystemSupport
 /// Where `narsync watch` leaves each S3 destination's credential status (source, access key
 /// ID, expiry, refresh failures; never a secret) for `narsync status`, which reads the state
 /// directory without the service: `STATE-DIR/credentials/<hash of the destination>.json`.
-enum CredentialStatusFile {
-    struct Entry: Codable {
+public enum CredentialStatusFile {
+    public struct Entry: Codable {
         var destination: String
         var credentials: CredentialStatus
     }
 
-    static func directory(stateDirectory: String) -> String { "\(stateDirectory)/credentials" }
+    public static func directory(stateDirectory: String) -> String { "\(stateDirectory)/credentials" }
 
     /// Writes `status` for `destination` (on the credentials' refresher thread; errors are
     /// not the service's problem, only the status display's).
-    static func write(_ status: CredentialStatus, destination: String, stateDirectory: String) {
+    public static func write(_ status: CredentialStatus, destination: String, stateDirectory: String) {
         let directory = directory(stateDirectory: stateDirectory)
         let name = SHA256Hasher.hash(Array(destination.utf8)).hex.prefix(32)
         let encoder = JSONEncoder()
@@ -27,7 +27,7 @@ enum CredentialStatusFile {
     }
 
     /// Every destination's last written status, by destination name.
-    static func readAll(stateDirectory: String) -> [String: CredentialStatus] {
+    public static func readAll(stateDirectory: String) -> [String: CredentialStatus] {
         let directory = directory(stateDirectory: stateDirectory)
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
@@ -41,7 +41,7 @@ enum CredentialStatusFile {
     }
 
     /// One line for people: "AWS credentials from X, access key AKIA..., expire 2026-...".
-    static func describe(_ status: CredentialStatus) -> String {
+    public static func describe(_ status: CredentialStatus) -> String {
         var text = "AWS credentials from \(status.source), access key \(status.accessKeyID), "
         text += status.expiration.map { "expire \(ISO8601DateFormatter().string(from: $0))" } ?? "do not expire"
         if status.refreshFailures > 0 { text += ", \(status.refreshFailures) failed refreshes" }
