@@ -56,9 +56,9 @@ struct CacheMaintenanceTests {
     }
 
     @Test func s3DatesParse() {
-        #expect(HTTPDates.parseISO8601("2026-12-06T05:00:01.250Z") == Date(timeIntervalSince1970: 1_796_533_201.25))
+        #expect(AWSTimestamp.parse("2026-12-06T05:00:01.250Z") == Date(timeIntervalSince1970: 1_796_533_201.25))
         #expect(HTTPDates.parseRFC1123("Sun, 06 Dec 2026 05:00:01 GMT") == Date(timeIntervalSince1970: 1_796_533_201))
-        #expect(HTTPDates.parseISO8601("yesterday") == nil)
+        #expect(AWSTimestamp.parse("yesterday") == nil)
     }
 }
 

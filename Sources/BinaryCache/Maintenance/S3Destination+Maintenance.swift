@@ -13,7 +13,7 @@ extension S3Destination: CacheMaintenance {
             let xml = Substring(String(decoding: response.body, as: UTF8.self))
             for contents in S3XML.elements("Contents", in: xml) {
                 guard let key = S3XML.value("Key", in: contents), let size = S3XML.value("Size", in: contents).flatMap(UInt64.init),
-                    let modified = S3XML.value("LastModified", in: contents).flatMap(HTTPDates.parseISO8601)
+                    let modified = S3XML.value("LastModified", in: contents).flatMap(AWSTimestamp.parse)
                 else {
                     throw DestinationError(
                         operation: "list", location: location.description,
@@ -86,7 +86,7 @@ extension S3Destination: CacheMaintenance {
             let xml = Substring(String(decoding: response.body, as: UTF8.self))
             for upload in S3XML.elements("Upload", in: xml) {
                 guard let key = S3XML.value("Key", in: upload), let id = S3XML.value("UploadId", in: upload) else { continue }
-                let started = S3XML.value("Initiated", in: upload).flatMap(HTTPDates.parseISO8601) ?? .distantPast
+                let started = S3XML.value("Initiated", in: upload).flatMap(AWSTimestamp.parse) ?? .distantPast
                 uploads.append(IncompleteUpload(key: key, id: id, started: started))
             }
             markers = nil
@@ -103,31 +103,9 @@ extension S3Destination: CacheMaintenance {
     }
 }
 
-/// The two date formats S3 answers in, parsed by hand: Foundation's formatters are slow to make
-/// and a listing of 100,000 objects holds 100,000 dates.
+/// HTTP's date format, parsed by hand: Foundation's formatters are slow to make and a listing
+/// of 100,000 objects holds 100,000 dates. (S3's ISO 8601 dates: `AWSTimestamp`.)
 enum HTTPDates {
-    /// `2026-12-06T05:00:00.000Z` (ListObjectsV2's `LastModified`).
-    static func parseISO8601(_ text: String) -> Date? {
-        let digits = Array(text.utf8)
-        guard digits.count >= 20, digits[4] == UInt8(ascii: "-"), digits[10] == UInt8(ascii: "T") else { return nil }
-        func number(_ start: Int, _ count: Int) -> Int? {
-            var value = 0
-            for digit in digits[start..<start + count] {
-                guard (48...57).contains(digit) else { return nil }
-                value = value * 10 + Int(digit - 48)
-            }
-            return value
-        }
-        guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2), let hour = number(11, 2),
-            let minute = number(14, 2), let second = number(17, 2)
-        else { return nil }
-        var fraction = 0.0
-        if digits[19] == UInt8(ascii: "."), let end = digits[20...].firstIndex(where: { !(48...57).contains($0) }), end > 20 {
-            fraction = Double(number(20, end - 20) ?? 0) / pow(10, Double(end - 20))
-        }
-        return date(year: year, month: month, day: day, hour: hour, minute: minute, second: second, fraction: fraction)
-    }
-
     /// `Sun, 06 Dec 2026 05:00:00 GMT` (the `Last-Modified` header).
     static func parseRFC1123(_ text: String) -> Date? {
         let parts = text.split(separator: " ")
@@ -140,7 +118,8 @@ enum HTTPDates {
         return date(year: year, month: month + 1, day: day, hour: time[0], minute: time[1], second: time[2], fraction: 0)
     }
 
-    private static func date(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, fraction: Double) -> Date? {
+    /// The UTC time given, or nil where timegm refuses it.
+    static func date(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, fraction: Double) -> Date? {
         var parts = tm()
         parts.tm_year = Int32(year - 1900)
         parts.tm_mon = Int32(month - 1)

@@ -80,7 +80,7 @@ struct CredentialDocument: Decodable {
 }
 
 /// ISO 8601 times as AWS writes them: `2026-12-06T06:00:29Z`, `2026-12-06T06:00:29.126545Z`,
-/// `2026-12-06T06:00:29+00:00`.
+/// `2026-12-06T06:00:29+00:00`; also S3's `LastModified` and `Initiated` (`2026-12-06T05:00:00.000Z`).
 enum AWSTimestamp {
     static func parse(_ text: String) -> Date? {
         let characters = Array(text.trimmingCharacters(in: .whitespaces).utf8)
@@ -111,14 +111,7 @@ enum AWSTimestamp {
         default:
             return nil
         }
-        var parts = tm()
-        parts.tm_year = Int32(year - 1900)
-        parts.tm_mon = Int32(month - 1)
-        parts.tm_mday = Int32(day)
-        parts.tm_hour = Int32(hour)
-        parts.tm_min = Int32(minute)
-        parts.tm_sec = Int32(second)
-        let seconds = timegm(&parts)
-        return Date(timeIntervalSince1970: TimeInterval(seconds - offset) + fraction)
+        return HTTPDates.date(year: year, month: month, day: day, hour: hour, minute: minute, second: second, fraction: fraction)?
+            .addingTimeInterval(-TimeInterval(offset))
     }
 }
